@@ -1,0 +1,155 @@
+# socktune: an LD_PRELOAD shim that tunes socket options.
+# Plain make; `make help` lists the targets.
+
+VERSION    := 0.1.0
+SOVERSION  := 1
+
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+LIBDIR     ?= $(PREFIX)/lib
+MANDIR     ?= $(PREFIX)/share/man
+ifeq ($(PREFIX),/usr)
+SYSCONFDIR ?= /etc
+else
+SYSCONFDIR ?= $(PREFIX)/etc
+endif
+DESTDIR    ?=
+
+CC         ?= cc
+PKG_CONFIG ?= pkg-config
+CFLAGS     ?= -O2 -g
+WARN       := -Wall -Wextra -Wshadow -Wconversion
+# -Werror only in the developer/CI mode: packagers build with other compilers.
+ifeq ($(DEVELOPER),1)
+WARN       += -Werror
+endif
+
+B          := build
+CONFIG_CFLAGS := $(shell $(PKG_CONFIG) --cflags libconfig 2>/dev/null)
+CONFIG_LIBS   := $(shell $(PKG_CONFIG) --libs libconfig 2>/dev/null || echo -lconfig)
+
+ALL_CPPFLAGS := -D_GNU_SOURCE -Ishim -Iconfig $(CPPFLAGS) \
+	-DSOCKTUNE_VERSION='"$(VERSION)"' \
+	-DSOCKTUNE_SYSCONFDIR='"$(SYSCONFDIR)"' \
+	-DSOCKTUNE_LIBDIR='"$(LIBDIR)"'
+ALL_CFLAGS   := -std=c11 $(WARN) $(CFLAGS) $(CONFIG_CFLAGS)
+
+# Pure modules: no hooks, so unit tests and the command link them directly.
+PURE_SRC := config/config.c config/size.c config/rule.c shim/platform.c
+LIB_SRC  := $(PURE_SRC) shim/real.c shim/init.c shim/log.c shim/fdtable.c \
+	shim/sockopt.c shim/stats.c shim/connect.c shim/fdops.c shim/write.c
+CLI_SRC  := $(PURE_SRC) shim/cli/main.c shim/cli/run.c shim/cli/check.c
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(B)/lib/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(B)/cli/%.o)
+UNIT_SRC := $(wildcard tests/unit/*.c)
+INT_SRC  := $(wildcard tests/integration/*.c)
+TARGETS  := $(patsubst tests/targets/%.c,$(B)/targets/%,$(wildcard tests/targets/*.c))
+BENCHES  := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
+
+LIBNAME  := libsocktune.so.$(SOVERSION)
+
+.PHONY: all deps check check-unit check-integration lint demo bench install uninstall clean help
+
+all: $(B)/$(LIBNAME) $(B)/libsocktune.so $(B)/socktune
+
+help:
+	@echo "make            build $(B)/$(LIBNAME) and $(B)/socktune"
+	@echo "make check      install missing build dependencies, build, run every test"
+	@echo "make demo       install missing build dependencies, build, run the bundled workload"
+	@echo "make bench      run the benchmarks, write $(B)/bench/report.md"
+	@echo "make install    install under DESTDIR/PREFIX (LIBDIR, MANDIR, SYSCONFDIR, BINDIR)"
+	@echo "make uninstall  remove what install put there"
+	@echo "make lint       lint the man pages"
+
+$(B)/lib/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -MMD -MP -c $< -o $@
+
+$(B)/cli/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(B)/$(LIBNAME): $(LIB_OBJ) shim/socktune.map
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -shared -fPIC -Wl,-soname,$(LIBNAME) \
+		-Wl,--version-script=shim/socktune.map -Wl,-z,defs \
+		-o $@ $(LIB_OBJ) $(CONFIG_LIBS) -ldl -lpthread
+
+$(B)/libsocktune.so: $(B)/$(LIBNAME)
+	ln -sf $(LIBNAME) $@
+
+$(B)/socktune: $(CLI_OBJ)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(CONFIG_LIBS)
+
+$(B)/targets/%: tests/targets/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< -lpthread
+
+$(B)/bench/%: bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< -lpthread
+
+$(B)/test-unit: $(UNIT_SRC) $(PURE_SRC) $(wildcard config/*.h shim/*.h)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(UNIT_SRC) $(PURE_SRC) \
+		$(CONFIG_LIBS) -lcriterion
+
+$(B)/test-integration: $(INT_SRC) $(wildcard tests/integration/*.h)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(INT_SRC) -lcriterion
+
+deps:
+	@sh .ci/deps
+
+TEST_ENV := SOCKTUNE_TESTLIB=$(abspath $(B)/$(LIBNAME)) \
+	SOCKTUNE_TARGETS=$(abspath $(B)/targets) SOCKTUNE_BIN=$(abspath $(B)/socktune)
+
+check: deps
+	$(MAKE) all $(B)/test-unit $(B)/test-integration $(TARGETS)
+	$(MAKE) lint
+	$(MAKE) check-unit
+	$(MAKE) check-integration
+
+check-unit: $(B)/test-unit
+	$(B)/test-unit
+
+check-integration: all $(B)/test-integration $(TARGETS)
+	$(TEST_ENV) $(B)/test-integration
+
+lint:
+	@if command -v mandoc >/dev/null 2>&1; then \
+		out=$$(mandoc -T lint -W warning man/*.[0-9] 2>&1); \
+		if [ -n "$$out" ]; then echo "$$out"; exit 1; fi; \
+		echo "man pages: mandoc lint clean"; \
+	else echo "mandoc not installed: man page lint skipped"; fi
+
+demo: deps
+	$(MAKE) all $(B)/bench/unixbulk
+	sh bench/demo $(B)
+
+bench: all $(BENCHES)
+	bash bench/run $(B)
+
+install: all
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR) \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7
+	install -m 0644 $(B)/$(LIBNAME) $(DESTDIR)$(LIBDIR)/$(LIBNAME)
+	ln -sf $(LIBNAME) $(DESTDIR)$(LIBDIR)/libsocktune.so
+	install -m 0755 $(B)/socktune $(DESTDIR)$(BINDIR)/socktune
+	test -e $(DESTDIR)$(SYSCONFDIR)/socktune.conf || \
+		install -m 0644 config/socktune.conf $(DESTDIR)$(SYSCONFDIR)/socktune.conf
+	install -m 0644 man/socktune.1 $(DESTDIR)$(MANDIR)/man1/socktune.1
+	install -m 0644 man/socktune.conf.5 $(DESTDIR)$(MANDIR)/man5/socktune.conf.5
+	install -m 0644 man/socktune.7 $(DESTDIR)$(MANDIR)/man7/socktune.7
+
+# The configuration is left in place when it differs from the shipped example:
+# it is the user's now.
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/$(LIBNAME) $(DESTDIR)$(LIBDIR)/libsocktune.so \
+		$(DESTDIR)$(BINDIR)/socktune $(DESTDIR)$(MANDIR)/man1/socktune.1 \
+		$(DESTDIR)$(MANDIR)/man5/socktune.conf.5 $(DESTDIR)$(MANDIR)/man7/socktune.7
+	if cmp -s config/socktune.conf $(DESTDIR)$(SYSCONFDIR)/socktune.conf; then \
+		rm -f $(DESTDIR)$(SYSCONFDIR)/socktune.conf; fi
+
+clean:
+	rm -rf $(B)
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

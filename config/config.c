@@ -1,0 +1,475 @@
+/* Reading the configuration.  Each source is read once, in a fixed order,
+ * and a later one wins: its defaults replace earlier ones key by key and its
+ * rules are tried before earlier rules.  A problem is reported once, names
+ * where it is, and costs only the piece it spoils: a bad option value drops
+ * that option, a bad match key drops its whole rule (a rule with a criterion
+ * missing would match more than its author meant), a syntax error drops the
+ * file. */
+#include "config.h"
+
+#include <errno.h>
+#include <libconfig.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#define MODE_ACCEPTED "\"on\", \"observe\" or \"off\""
+#define LOG_ACCEPTED "\"error\", \"warn\", \"info\" or \"debug\""
+#define STATS_ACCEPTED "\"stderr\" or a file path (%p becomes the pid)"
+#define NODELAY_ACCEPTED "true, false or \"default\""
+#define FORCE_ACCEPTED "true or false"
+
+static void diagf(st_diag_fn diag, void *ctx, struct st_config *c, const char *source, int line,
+		  const char *key, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+
+static void diagf(st_diag_fn diag, void *ctx, struct st_config *c, const char *source, int line,
+		  const char *key, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	c->errors++;
+	if (diag)
+		diag(ctx, source, line, key, msg);
+}
+
+static void copy_str(char *dst, size_t len, const char *src)
+{
+	snprintf(dst, len, "%s", src ? src : "");
+}
+
+void conf_defaults(struct st_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->mode = ST_MODE_ON;
+	c->log = ST_LOG_WARN;
+	c->defaults = (struct st_opts){ST_AUTO, ST_AUTO, ST_DEFAULT, 0};
+	c->env = (struct st_opts){ST_UNSET, ST_UNSET, ST_UNSET, ST_UNSET};
+}
+
+const char *mode_name(int mode)
+{
+	static const char *const names[] = {"off", "observe", "on"};
+	return mode >= 0 && mode <= 2 ? names[mode] : "?";
+}
+
+const char *log_name(int level)
+{
+	static const char *const names[] = {"error", "warn", "info", "debug"};
+	return level >= 0 && level <= 3 ? names[level] : "?";
+}
+
+static int mode_parse(const char *t, int *out)
+{
+	for (int m = 0; m <= 2; m++)
+		if (!strcasecmp(t, mode_name(m)))
+			return *out = m, 0;
+	return -1;
+}
+
+static int log_parse(const char *t, int *out)
+{
+	for (int l = 0; l <= 3; l++)
+		if (!strcasecmp(t, log_name(l)))
+			return *out = l, 0;
+	if (!strcasecmp(t, "warning"))
+		return *out = ST_LOG_WARN, 0;
+	return -1;
+}
+
+/* The value of a scalar setting as text, whatever type libconfig gave it, so
+ * that `sndbuf = 65536;` and `sndbuf = "64K";` go through one parser. */
+static const char *setting_text(const config_setting_t *s, char *buf, size_t len)
+{
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_STRING:
+		return config_setting_get_string(s);
+	case CONFIG_TYPE_INT:
+		snprintf(buf, len, "%d", config_setting_get_int(s));
+		return buf;
+	case CONFIG_TYPE_INT64:
+		snprintf(buf, len, "%lld", config_setting_get_int64(s));
+		return buf;
+	case CONFIG_TYPE_BOOL:
+		return config_setting_get_bool(s) ? "true" : "false";
+	default:
+		return NULL;
+	}
+}
+
+/* Keys that set an option, in a rule or in defaults.  Returns 1 when key is
+ * one of them (handled, well or not), 0 when it is not an option key. */
+static int opt_setting(struct st_config *c, struct st_opts *o, const config_setting_t *s,
+		       const char *source, const char *path, st_diag_fn diag, void *ctx)
+{
+	const char *key = config_setting_name(s);
+	int line = (int)config_setting_source_line(s);
+	char buf[64];
+	const char *text = setting_text(s, buf, sizeof(buf));
+	const char *shown = text ? text : "(not a scalar)";
+
+	if (!strcmp(key, "sndbuf") || !strcmp(key, "rcvbuf")) {
+		long v;
+		if (!text || size_parse(text, &v) < 0)
+			diagf(diag, ctx, c, source, line, path, "\"%s\" is not a size; accepted: %s",
+			      shown, ST_SIZE_ACCEPTED);
+		else if (key[0] == 's')
+			o->sndbuf = v;
+		else
+			o->rcvbuf = v;
+		return 1;
+	}
+	if (!strcmp(key, "nodelay")) {
+		int v;
+		if (!text || switch_parse(text, 1, &v) < 0)
+			diagf(diag, ctx, c, source, line, path, "\"%s\" is not valid; accepted: %s",
+			      shown, NODELAY_ACCEPTED);
+		else
+			o->nodelay = v;
+		return 1;
+	}
+	if (!strcmp(key, "force")) {
+		int v;
+		if (!text || switch_parse(text, 0, &v) < 0)
+			diagf(diag, ctx, c, source, line, path, "\"%s\" is not valid; accepted: %s",
+			      shown, FORCE_ACCEPTED);
+		else
+			o->force = v;
+		return 1;
+	}
+	return 0;
+}
+
+static void read_defaults(struct st_config *c, const config_setting_t *g, const char *source,
+			  st_diag_fn diag, void *ctx)
+{
+	struct st_opts o = {ST_UNSET, ST_UNSET, ST_UNSET, ST_UNSET};
+	for (int i = 0; i < config_setting_length(g); i++) {
+		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+		char path[96];
+		snprintf(path, sizeof(path), "defaults.%s", config_setting_name(s));
+		if (!opt_setting(c, &o, s, source, path, diag, ctx))
+			diagf(diag, ctx, c, source, (int)config_setting_source_line(s), path,
+			      "unknown key; accepted: sndbuf, rcvbuf, nodelay, force");
+	}
+	if (o.sndbuf != ST_UNSET)
+		c->defaults.sndbuf = o.sndbuf;
+	if (o.rcvbuf != ST_UNSET)
+		c->defaults.rcvbuf = o.rcvbuf;
+	if (o.nodelay != ST_UNSET)
+		c->defaults.nodelay = o.nodelay;
+	if (o.force != ST_UNSET)
+		c->defaults.force = o.force;
+}
+
+/* One match key of a rule.  Returns 0 when it was good, -1 when the rule
+ * must go, 1 when key is not a match key. */
+static int match_setting(struct st_rule *r, const config_setting_t *s, const char **accepted)
+{
+	const char *key = config_setting_name(s);
+	char buf[64];
+	const char *text = setting_text(s, buf, sizeof(buf));
+
+#define MATCH(name, acc, parse)                                                                    \
+	if (!strcmp(key, name)) {                                                                  \
+		*accepted = acc;                                                                   \
+		return text && (parse) == 0 ? 0 : -1;                                              \
+	}
+	MATCH("family", ST_FAMILY_ACCEPTED, family_parse(text, &r->families))
+	MATCH("type", ST_TYPE_ACCEPTED, type_parse(text, &r->types))
+	MATCH("role", ST_ROLE_ACCEPTED, role_parse(text, &r->role))
+	MATCH("local_port", ST_PORTS_ACCEPTED, ports_parse(text, &r->local_port))
+	MATCH("peer_port", ST_PORTS_ACCEPTED, ports_parse(text, &r->peer_port))
+	MATCH("peer", ST_PEER_ACCEPTED, cidr_parse(text, &r->peer))
+#undef MATCH
+	if (!strcmp(key, "program") || !strcmp(key, "name")) {
+		*accepted = "a string";
+		if (config_setting_type(s) != CONFIG_TYPE_STRING)
+			return -1;
+		if (key[0] == 'p')
+			copy_str(r->program, sizeof(r->program), text);
+		else
+			copy_str(r->name, sizeof(r->name), text);
+		return 0;
+	}
+	return 1;
+}
+
+#define RULE_KEYS                                                                                  \
+	"name, family, type, role, program, local_port, peer_port, peer, sndbuf, rcvbuf, "         \
+	"nodelay, force"
+
+/* Reads the rules of one file into out[]; returns how many were good. */
+static int read_rules(struct st_config *c, const config_setting_t *list, const char *source,
+		      struct st_rule *out, int max, st_diag_fn diag, void *ctx)
+{
+	int n = 0;
+	if (!config_setting_is_aggregate(list) || config_setting_is_group(list)) {
+		diagf(diag, ctx, c, source, (int)config_setting_source_line(list), "rules",
+		      "must be a list of groups, such as rules = ( { family = \"unix\"; sndbuf = "
+		      "\"2M\"; } ); the rules are ignored");
+		return 0;
+	}
+	for (int i = 0; i < config_setting_length(list); i++) {
+		const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
+		int line = (int)config_setting_source_line(g);
+		char path[96];
+		if (!config_setting_is_group(g)) {
+			snprintf(path, sizeof(path), "rules[%d]", i);
+			diagf(diag, ctx, c, source, line, path,
+			      "must be a group { ... }; this rule is ignored");
+			continue;
+		}
+		struct st_rule r = {.opts = {ST_UNSET, ST_UNSET, ST_UNSET, ST_UNSET}};
+		copy_str(r.source, sizeof(r.source), source);
+		r.line = line;
+		int good = 1;
+		for (int k = 0; k < config_setting_length(g); k++) {
+			const config_setting_t *s = config_setting_get_elem(g, (unsigned)k);
+			int kline = (int)config_setting_source_line(s);
+			const char *accepted = NULL;
+			snprintf(path, sizeof(path), "rules[%d].%s", i, config_setting_name(s));
+			if (opt_setting(c, &r.opts, s, source, path, diag, ctx))
+				continue;
+			int m = match_setting(&r, s, &accepted);
+			if (m < 0) {
+				char buf[64];
+				const char *t = setting_text(s, buf, sizeof(buf));
+				diagf(diag, ctx, c, source, kline, path,
+				      "\"%s\" is not valid; accepted: %s; this rule is ignored",
+				      t ? t : "(not a scalar)", accepted);
+				good = 0;
+			} else if (m > 0) {
+				diagf(diag, ctx, c, source, kline, path,
+				      "unknown key; accepted: " RULE_KEYS "; this rule is ignored");
+				good = 0;
+			}
+		}
+		if (!good)
+			continue;
+		if (n == max) {
+			snprintf(path, sizeof(path), "rules[%d]", i);
+			diagf(diag, ctx, c, source, line, path,
+			      "too many rules (at most %d); this and later rules are ignored",
+			      ST_MAX_RULES);
+			break;
+		}
+		out[n++] = r;
+	}
+	return n;
+}
+
+static int set_key(struct st_config *c, const char *key, const char *value, const char *source,
+		   int line, const char *shown_key, st_diag_fn diag, void *ctx);
+
+static void read_root(struct st_config *c, const config_setting_t *root, const char *source,
+		      st_diag_fn diag, void *ctx)
+{
+	for (int i = 0; i < config_setting_length(root); i++) {
+		const config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
+		const char *key = config_setting_name(s);
+		int line = (int)config_setting_source_line(s);
+		char buf[64];
+		const char *text = setting_text(s, buf, sizeof(buf));
+
+		if (!strcmp(key, "defaults") && config_setting_is_group(s)) {
+			read_defaults(c, s, source, diag, ctx);
+		} else if (!strcmp(key, "rules")) {
+			/* This file's rules go before the earlier files' rules. */
+			static struct st_rule fresh[ST_MAX_RULES];
+			int n = read_rules(c, s, source, fresh, ST_MAX_RULES, diag, ctx);
+			int keep = c->nrules;
+			if (n + keep > ST_MAX_RULES)
+				keep = ST_MAX_RULES - n;
+			memmove(&c->rules[n], &c->rules[0], (size_t)keep * sizeof(c->rules[0]));
+			memcpy(&c->rules[0], fresh, (size_t)n * sizeof(fresh[0]));
+			c->nrules = n + keep;
+		} else if (!strcmp(key, "mode") || !strcmp(key, "log") || !strcmp(key, "stats")) {
+			set_key(c, key, text ? text : "(not a scalar)", source, line, key, diag, ctx);
+		} else {
+			diagf(diag, ctx, c, source, line, key,
+			      "unknown key; accepted: mode, log, stats, defaults = { ... }, "
+			      "rules = ( ... )");
+		}
+	}
+}
+
+int conf_read_file(struct st_config *c, const char *path, int must_exist, int secure,
+		     st_diag_fn diag, void *ctx)
+{
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		if (errno != ENOENT || must_exist)
+			diagf(diag, ctx, c, path, 0, NULL, "cannot read: %s; this file is ignored",
+			      strerror(errno));
+		return errno == ENOENT ? 0 : -1;
+	}
+	if (secure) {
+		struct stat st;
+		if (fstat(fileno(f), &st) < 0 || st.st_uid != 0 || (st.st_mode & 022)) {
+			diagf(diag, ctx, c, path, 0, NULL,
+			      "not owned by root or writable by others; ignored in a setuid "
+			      "program");
+			fclose(f);
+			return -1;
+		}
+	}
+
+	config_t cf;
+	config_init(&cf);
+	int ok = config_read(&cf, f);
+	fclose(f);
+	if (ok != CONFIG_TRUE) {
+		diagf(diag, ctx, c, path, config_error_line(&cf), NULL,
+		      "syntax error: %s; this file is ignored", config_error_text(&cf));
+		config_destroy(&cf);
+		return -1;
+	}
+	read_root(c, config_root_setting(&cf), path, diag, ctx);
+	config_destroy(&cf);
+	if (c->nsources < ST_MAX_SOURCES)
+		copy_str(c->sources[c->nsources++], ST_SOURCE_MAX, path);
+	return 1;
+}
+
+static const struct {
+	const char *key, *env;
+} env_keys[] = {
+	{"mode", "SOCKTUNE"},
+	{"log", "SOCKTUNE_LOG"},
+	{"stats", "SOCKTUNE_STATS"},
+	{"sndbuf", "SOCKTUNE_SNDBUF"},
+	{"rcvbuf", "SOCKTUNE_RCVBUF"},
+	{"nodelay", "SOCKTUNE_NODELAY"},
+	{"force", "SOCKTUNE_FORCE"},
+};
+
+const char *conf_env_name(const char *key)
+{
+	for (size_t i = 0; i < sizeof(env_keys) / sizeof(env_keys[0]); i++)
+		if (!strcmp(key, env_keys[i].key))
+			return env_keys[i].env;
+	return NULL;
+}
+
+int conf_set(struct st_config *c, const char *key, const char *value, const char *source,
+	     const char *shown_key, st_diag_fn diag, void *ctx)
+{
+	return set_key(c, key, value, source, 0, shown_key, diag, ctx);
+}
+
+static int set_key(struct st_config *c, const char *key, const char *value, const char *source,
+		   int line, const char *shown_key, st_diag_fn diag, void *ctx)
+{
+	const char *acc;
+	int iv;
+	long lv;
+
+	if (!strcmp(key, "mode")) {
+		if (mode_parse(value, &iv) == 0)
+			return c->mode = iv, 0;
+		acc = MODE_ACCEPTED;
+	} else if (!strcmp(key, "log")) {
+		if (log_parse(value, &iv) == 0)
+			return c->log = iv, 0;
+		acc = LOG_ACCEPTED;
+	} else if (!strcmp(key, "stats")) {
+		if (value[0] && strlen(value) < sizeof(c->stats))
+			return copy_str(c->stats, sizeof(c->stats), value), 0;
+		acc = STATS_ACCEPTED;
+	} else if (!strcmp(key, "sndbuf") || !strcmp(key, "rcvbuf")) {
+		if (size_parse(value, &lv) == 0) {
+			*(key[0] == 's' ? &c->env.sndbuf : &c->env.rcvbuf) = lv;
+			return 0;
+		}
+		acc = ST_SIZE_ACCEPTED;
+	} else if (!strcmp(key, "nodelay")) {
+		if (switch_parse(value, 1, &iv) == 0)
+			return c->env.nodelay = iv, 0;
+		acc = "on, off or default";
+	} else if (!strcmp(key, "force")) {
+		if (switch_parse(value, 0, &iv) == 0)
+			return c->env.force = iv, 0;
+		acc = "on or off";
+	} else {
+		diagf(diag, ctx, c, source, line, shown_key,
+		      "unknown key; accepted: mode, log, stats, sndbuf, rcvbuf, nodelay, force");
+		return -1;
+	}
+	diagf(diag, ctx, c, source, line, shown_key, "\"%s\" is not valid; accepted: %s", value, acc);
+	return -1;
+}
+
+void conf_load(struct st_config *c, const char *sysconfdir, int secure, st_getenv_fn env,
+		 st_diag_fn diag, void *ctx, const char *prog, const char *progpath)
+{
+	char path[ST_SOURCE_MAX];
+
+	conf_defaults(c);
+	snprintf(path, sizeof(path), "%s/socktune.conf", sysconfdir);
+	conf_read_file(c, path, 0, secure, diag, ctx);
+
+	if (!secure) {
+		const char *xdg = env("XDG_CONFIG_HOME");
+		const char *home = env("HOME");
+		int n = -1;
+		if (xdg && xdg[0] == '/')
+			n = snprintf(path, sizeof(path), "%s/socktune/socktune.conf", xdg);
+		else if (home && home[0])
+			n = snprintf(path, sizeof(path), "%s/.config/socktune/socktune.conf", home);
+		if (n > 0 && (size_t)n < sizeof(path))
+			conf_read_file(c, path, 0, 0, diag, ctx);
+
+		const char *extra = env("SOCKTUNE_CONFIG");
+		if (extra && extra[0])
+			conf_read_file(c, extra, 1, 0, diag, ctx);
+
+		for (size_t i = 0; i < sizeof(env_keys) / sizeof(env_keys[0]); i++) {
+			const char *v = env(env_keys[i].env);
+			if (v && v[0])
+				conf_set(c, env_keys[i].key, v, "environment", env_keys[i].env, diag,
+					   ctx);
+		}
+	}
+	conf_finish(c, prog, progpath);
+}
+
+void conf_finish(struct st_config *c, const char *prog, const char *progpath)
+{
+	c->needs_peer = c->needs_local = 0;
+	for (int i = 0; i < c->nrules; i++) {
+		rule_cache_program(&c->rules[i], prog, progpath);
+		c->needs_peer |= rule_needs_peer(&c->rules[i]);
+		c->needs_local |= rule_needs_local(&c->rules[i]);
+	}
+}
+
+static void overlay(struct st_opts *o, const struct st_opts *top)
+{
+	if (top->sndbuf != ST_UNSET)
+		o->sndbuf = top->sndbuf;
+	if (top->rcvbuf != ST_UNSET)
+		o->rcvbuf = top->rcvbuf;
+	if (top->nodelay != ST_UNSET)
+		o->nodelay = top->nodelay;
+	if (top->force != ST_UNSET)
+		o->force = top->force;
+}
+
+const struct st_rule *conf_decide(const struct st_config *c, const struct st_sock *s,
+				    struct st_opts *out)
+{
+	const struct st_rule *hit = NULL;
+	for (int i = 0; i < c->nrules && !hit; i++)
+		if (rule_match(&c->rules[i], s))
+			hit = &c->rules[i];
+	*out = c->defaults;
+	if (hit)
+		overlay(out, &hit->opts);
+	overlay(out, &c->env);
+	return hit;
+}

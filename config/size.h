@@ -1,0 +1,33 @@
+/* Parsing of the scalar values a setting can take: sizes, switches and the
+ * few words (default, auto) that mean "leave it" or "ask the platform".
+ * Pure: no I/O, so the unit tests and the command share it with the library. */
+#ifndef SOCKTUNE_SIZE_H
+#define SOCKTUNE_SIZE_H
+
+/* An option's value.  Non-negative values are real settings; these negative
+ * ones say where the value comes from instead. */
+enum {
+	ST_UNSET = -3,   /* this source did not say; fall back to the next */
+	ST_AUTO = -2,    /* the platform table decides */
+	ST_DEFAULT = -1, /* leave the kernel's value alone */
+};
+
+#define ST_SIZE_MAX (1L << 30)
+
+/* Accepted spellings, for messages. */
+#define ST_SIZE_ACCEPTED "a size from 1 to 1G such as 65536, 512K or 2M, \"default\" or \"auto\""
+#define ST_SWITCH_ACCEPTED "on, off, true, false, yes, no, 1 or 0"
+
+/* "2M", "512k", "65536", "1GiB", "default", "auto" -> bytes or ST_*.
+ * Returns 0, or -1 when the text is none of those. */
+int size_parse(const char *text, long *out);
+
+/* on/off/true/false/yes/no/1/0 -> 1 or 0.  With allow_default, "default"
+ * gives ST_DEFAULT.  Returns 0 or -1. */
+int switch_parse(const char *text, int allow_default, int *out);
+
+/* Writes a size the way a user would write it: "2M", "1536K", "100",
+ * "default", "auto". */
+void size_format(long v, char *buf, unsigned long len);
+
+#endif

@@ -1,0 +1,163 @@
+/* `socktune [options] [--] COMMAND`: puts the library in front of any
+ * LD_PRELOAD already set, turns the options into the SOCKTUNE_* variables
+ * the library reads, and execs COMMAND.  Values are checked here first, so a
+ * typo stops the run instead of becoming a message inside COMMAND. */
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef SOCKTUNE_LIBDIR
+#define SOCKTUNE_LIBDIR "/usr/local/lib"
+#endif
+#define LIBNAME "libsocktune.so.1"
+
+static const char usage[] =
+	"usage: socktune [OPTION]... [--] COMMAND [ARG]...\n"
+	"       socktune check [-c FILE]\n"
+	"\n"
+	"Run COMMAND with libsocktune preloaded: its sockets get the buffer sizes\n"
+	"and options the configuration asks for, and nothing else changes.\n"
+	"\n"
+	"  -c, --config FILE   also read FILE, after the system and user files\n"
+	"                      (SOCKTUNE_CONFIG)\n"
+	"  -o KEY=VALUE        set KEY for every socket (SOCKTUNE_KEY); keys:\n"
+	"                        sndbuf, rcvbuf  SIZE (512K, 2M), default or auto\n"
+	"                        nodelay         on, off or default\n"
+	"                        force           on or off: override the program's\n"
+	"                                        own setsockopt\n"
+	"                        mode, log, stats  as the options below\n"
+	"      --off           preload but pass everything through (SOCKTUNE=off)\n"
+	"      --observe       collect figures, tune nothing (SOCKTUNE=observe):\n"
+	"                      the A arm of an A/B test\n"
+	"      --stats DEST    at exit each process appends a JSON object of figures\n"
+	"                      to DEST: stderr, or a file (%p becomes the pid)\n"
+	"      --log LEVEL     error, warn (default), info or debug (SOCKTUNE_LOG)\n"
+	"  -h, --help          show this help\n"
+	"  -V, --version       show the version\n"
+	"\n"
+	"  check [-c FILE]     validate the configuration, print the rules, the\n"
+	"                      platform table and the kernel limits; exit 1 on errors\n"
+	"\n"
+	"Exit status: COMMAND's; 126 if it cannot run, 127 if it is not found,\n"
+	"2 for a usage error.  See socktune(1), socktune.conf(5), socktune(7).\n";
+
+/* The library beside the command (a build tree), else the installed one. */
+static const char *library_path(void)
+{
+	static char path[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - sizeof(LIBNAME) - 1);
+	if (n > 0) {
+		path[n] = '\0';
+		char *slash = strrchr(path, '/');
+		if (slash) {
+			strcpy(slash + 1, LIBNAME);
+			if (access(path, R_OK) == 0)
+				return path;
+		}
+	}
+	return SOCKTUNE_LIBDIR "/" LIBNAME;
+}
+
+static int set_env(const char *key, const char *value, const char *shown)
+{
+	struct st_config scratch;
+	conf_defaults(&scratch);
+	if (conf_set(&scratch, key, value, shown, key, cli_diag, NULL) < 0)
+		return -1;
+	return setenv(conf_env_name(key), value, 1);
+}
+
+static int prepend_preload(const char *lib)
+{
+	const char *old = getenv("LD_PRELOAD");
+	if (!old || !old[0])
+		return setenv("LD_PRELOAD", lib, 1);
+	size_t n = strlen(lib) + strlen(old) + 2;
+	char *both = malloc(n);
+	if (!both)
+		return -1;
+	snprintf(both, n, "%s:%s", lib, old);
+	int r = setenv("LD_PRELOAD", both, 1);
+	free(both);
+	return r;
+}
+
+int cli_run(int argc, char **argv)
+{
+	enum { OPT_OFF = 256, OPT_OBSERVE, OPT_STATS, OPT_LOG };
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"off", no_argument, NULL, OPT_OFF},
+		{"observe", no_argument, NULL, OPT_OBSERVE},
+		{"stats", required_argument, NULL, OPT_STATS},
+		{"log", required_argument, NULL, OPT_LOG},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "+c:o:hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			if (access(optarg, R_OK) < 0) {
+				fprintf(stderr, "socktune: %s: %s\n", optarg, strerror(errno));
+				return 2;
+			}
+			setenv("SOCKTUNE_CONFIG", optarg, 1);
+			break;
+		case 'o': {
+			char *eq = strchr(optarg, '=');
+			if (!eq || eq == optarg) {
+				fprintf(stderr, "socktune: -o %s: expected KEY=VALUE\n", optarg);
+				return 2;
+			}
+			*eq = '\0';
+			if (set_env(optarg, eq + 1, "-o") < 0)
+				return 2;
+			break;
+		}
+		case OPT_OFF:
+			setenv("SOCKTUNE", "off", 1);
+			break;
+		case OPT_OBSERVE:
+			setenv("SOCKTUNE", "observe", 1);
+			break;
+		case OPT_STATS:
+			if (set_env("stats", optarg, "--stats") < 0)
+				return 2;
+			break;
+		case OPT_LOG:
+			if (set_env("log", optarg, "--log") < 0)
+				return 2;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		case 'V':
+			printf("socktune %s\n", SOCKTUNE_VERSION);
+			return 0;
+		default:
+			fputs("Try 'socktune --help'.\n", stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		fputs("socktune: no command given\nTry 'socktune --help'.\n", stderr);
+		return 2;
+	}
+	if (prepend_preload(library_path()) < 0) {
+		perror("socktune: LD_PRELOAD");
+		return 2;
+	}
+	execvp(argv[optind], &argv[optind]);
+	int err = errno;
+	fprintf(stderr, "socktune: %s: %s\n", argv[optind], strerror(err));
+	return err == ENOENT ? 127 : 126;
+}

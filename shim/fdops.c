@@ -1,0 +1,196 @@
+/* Bookkeeping hooks: they keep the fd table true as descriptors are made,
+ * copied and closed, and record the options the program sets itself.  None
+ * of them changes what the real call does or returns. */
+#include "fdtable.h"
+#include "sockopt.h"
+#include "state.h"
+#include "stats.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdint.h>
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+/* A descriptor is going away: its connection's figures go into the stats
+ * if this process made the connection. */
+static void retire(int fd)
+{
+	struct fd_state *e = fd_state_get(fd);
+	if (!e || !e->flags)
+		return;
+	if ((e->flags & FD_TCP_COUNT) && e->owner == socktune_pid)
+		stats_tcp_collect(fd);
+	fd_state_forget(fd);
+}
+
+static void retire_range(unsigned lo, unsigned hi)
+{
+	int limit = fd_state_limit();
+	for (unsigned fd = lo; fd <= hi && fd < (unsigned)limit; fd++)
+		retire((int)fd);
+}
+
+SOCKTUNE_HOOK int socket(int domain, int type, int protocol)
+{
+	int on = st_mode();
+	int fd = real.socket(domain, type, protocol);
+	if (fd >= 0 && on)
+		sock_note_created(fd, domain, type);
+	return fd;
+}
+
+SOCKTUNE_HOOK int socketpair(int domain, int type, int protocol, int sv[2])
+{
+	int on = st_mode();
+	int r = real.socketpair(domain, type, protocol, sv);
+	if (r == 0 && on) {
+		sock_note_created(sv[0], domain, type);
+		sock_note_created(sv[1], domain, type);
+	}
+	return r;
+}
+
+SOCKTUNE_HOOK int close(int fd)
+{
+	if (st_mode()) {
+		int saved = errno;
+		retire(fd);
+		errno = saved;
+	}
+	return real.close(fd);
+}
+
+/* A copy made by dup and friends names the same socket. */
+static int copied(int newfd, int oldfd)
+{
+	if (newfd >= 0 && newfd != oldfd) {
+		int saved = errno;
+		fd_state_copy(newfd, oldfd);
+		errno = saved;
+	}
+	return newfd;
+}
+
+SOCKTUNE_HOOK int dup(int oldfd)
+{
+	if (!st_mode())
+		return real.dup(oldfd);
+	return copied(real.dup(oldfd), oldfd);
+}
+
+/* dup2 and dup3 close their target only when the source is open. */
+static void retire_target(int oldfd, int newfd)
+{
+	struct fd_state *e = fd_state_get(newfd);
+	if (oldfd == newfd || !e || !e->flags)
+		return;
+	int saved = errno;
+	if (real.fcntl(oldfd, F_GETFD) >= 0)
+		retire(newfd);
+	errno = saved;
+}
+
+SOCKTUNE_HOOK int dup2(int oldfd, int newfd)
+{
+	if (!st_mode())
+		return real.dup2(oldfd, newfd);
+	retire_target(oldfd, newfd);
+	return copied(real.dup2(oldfd, newfd), oldfd);
+}
+
+SOCKTUNE_HOOK int dup3(int oldfd, int newfd, int flags)
+{
+	if (!st_mode())
+		return real.dup3(oldfd, newfd, flags);
+	retire_target(oldfd, newfd);
+	return copied(real.dup3(oldfd, newfd, flags), oldfd);
+}
+
+/* fcntl's third argument is an int or a pointer depending on cmd; passing
+ * it on as a pointer-sized word is what every libc's own wrappers do. */
+static int fcntl_common(int (*fn)(int, int, ...), int fd, int cmd, void *arg)
+{
+	int r = fn(fd, cmd, arg);
+	if ((cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && st_mode())
+		copied(r, fd);
+	return r;
+}
+
+SOCKTUNE_HOOK int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	va_start(ap, cmd);
+	void *arg = va_arg(ap, void *);
+	va_end(ap);
+	if (unlikely(!real.fcntl))
+		real_bind();
+	return fcntl_common(real.fcntl, fd, cmd, arg);
+}
+
+SOCKTUNE_HOOK int fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	va_start(ap, cmd);
+	void *arg = va_arg(ap, void *);
+	va_end(ap);
+	if (unlikely(!real.fcntl64))
+		real_bind();
+	return fcntl_common(real.fcntl64, fd, cmd, arg);
+}
+
+SOCKTUNE_HOOK int close_range(unsigned lo, unsigned hi, int flags)
+{
+	if (!st_mode())
+		return real.close_range(lo, hi, flags);
+	/* With CLOSE_RANGE_CLOEXEC nothing is closed now; exec will do it,
+	 * and exec starts a fresh table anyway. */
+	if (!((unsigned)flags & CLOSE_RANGE_CLOEXEC)) {
+		int saved = errno;
+		retire_range(lo, hi);
+		errno = saved;
+	}
+	return real.close_range(lo, hi, flags);
+}
+
+SOCKTUNE_HOOK void closefrom(int lo)
+{
+	if (st_mode() && lo >= 0) {
+		int saved = errno;
+		retire_range((unsigned)lo, ~0U);
+		errno = saved;
+	}
+	real.closefrom(lo);
+}
+
+static uint32_t user_flag(int level, int name)
+{
+	if (level == SOL_SOCKET && (name == SO_SNDBUF || name == SO_SNDBUFFORCE))
+		return FD_USER_SNDBUF;
+	if (level == SOL_SOCKET && (name == SO_RCVBUF || name == SO_RCVBUFFORCE))
+		return FD_USER_RCVBUF;
+	if (level == IPPROTO_TCP && name == TCP_NODELAY)
+		return FD_USER_NODELAY;
+	return 0;
+}
+
+SOCKTUNE_HOOK int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+	if (!st_mode())
+		return real.setsockopt(fd, level, name, val, len);
+	int r = real.setsockopt(fd, level, name, val, len);
+	uint32_t flag = user_flag(level, name);
+	if (r == 0 && flag) {
+		int saved = errno;
+		struct fd_state *e = sock_validate(fd);
+		if (e)
+			__atomic_or_fetch(&e->flags, flag, __ATOMIC_RELAXED);
+		errno = saved;
+	}
+	return r;
+}

@@ -1,0 +1,85 @@
+/* The fd table.  Chunks come from mmap, not malloc: a hook may run in a
+ * signal handler or while malloc holds its lock, and mmap is a plain system
+ * call.  Two threads that race to make the same chunk both map one; the
+ * loser unmaps its copy. */
+#include "fdtable.h"
+
+#include <string.h>
+#include <sys/mman.h>
+
+#define CHUNK_SHIFT 12
+#define CHUNK_SIZE (1 << CHUNK_SHIFT)
+#define NCHUNKS (FD_TABLE_MAX / CHUNK_SIZE)
+
+static struct fd_state *chunks[NCHUNKS];
+
+struct fd_state *fd_state_get(int fd)
+{
+	if (fd < 0 || fd >= FD_TABLE_MAX)
+		return NULL;
+	struct fd_state *c = __atomic_load_n(&chunks[fd >> CHUNK_SHIFT], __ATOMIC_ACQUIRE);
+	return c ? &c[fd & (CHUNK_SIZE - 1)] : NULL;
+}
+
+struct fd_state *fd_state_make(int fd)
+{
+	struct fd_state *e = fd_state_get(fd);
+	if (e || fd < 0 || fd >= FD_TABLE_MAX)
+		return e;
+
+	size_t len = CHUNK_SIZE * sizeof(struct fd_state);
+	struct fd_state *fresh =
+		mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (fresh == MAP_FAILED)
+		return NULL;
+	struct fd_state *expected = NULL;
+	if (!__atomic_compare_exchange_n(&chunks[fd >> CHUNK_SHIFT], &expected, fresh, 0,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		munmap(fresh, len);
+	return fd_state_get(fd);
+}
+
+void fd_state_forget(int fd)
+{
+	struct fd_state *e = fd_state_get(fd);
+	if (e)
+		memset(e, 0, sizeof(*e));
+}
+
+void fd_state_forget_range(unsigned lo, unsigned hi)
+{
+	if (lo >= FD_TABLE_MAX)
+		return;
+	if (hi >= FD_TABLE_MAX)
+		hi = FD_TABLE_MAX - 1;
+	for (unsigned c = lo >> CHUNK_SHIFT; c <= hi >> CHUNK_SHIFT; c++) {
+		struct fd_state *chunk = __atomic_load_n(&chunks[c], __ATOMIC_ACQUIRE);
+		if (!chunk)
+			continue;
+		unsigned first = c << CHUNK_SHIFT, last = first + CHUNK_SIZE - 1;
+		unsigned from = lo > first ? lo : first, to = hi < last ? hi : last;
+		memset(&chunk[from - first], 0, (to - from + 1) * sizeof(*chunk));
+	}
+}
+
+void fd_state_copy(int dst, int src)
+{
+	struct fd_state *s = fd_state_get(src);
+	if (!s || !(s->flags & FD_KNOWN)) {
+		fd_state_forget(dst);
+		return;
+	}
+	struct fd_state *d = fd_state_make(dst);
+	if (!d)
+		return;
+	*d = *s;
+	d->flags &= ~(uint32_t)FD_TCP_COUNT;
+}
+
+int fd_state_limit(void)
+{
+	for (int c = NCHUNKS - 1; c >= 0; c--)
+		if (__atomic_load_n(&chunks[c], __ATOMIC_ACQUIRE))
+			return (c + 1) << CHUNK_SHIFT;
+	return 0;
+}

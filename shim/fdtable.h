@@ -1,0 +1,51 @@
+/* Per-descriptor state.  A two-level table indexed by fd: chunks are mapped
+ * on first need and never freed, so a lookup takes no lock, no allocation
+ * and no system call, and is safe in a signal handler.  Descriptors past
+ * FD_TABLE_MAX are simply not tracked: their sockets pass through. */
+#ifndef SOCKTUNE_FDTABLE_H
+#define SOCKTUNE_FDTABLE_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#define FD_TABLE_MAX (1 << 20)
+
+enum {
+	FD_KNOWN = 1u << 0,        /* family, type and ino are right */
+	FD_DONE = 1u << 1,         /* the policy ran on this socket */
+	FD_USER_SNDBUF = 1u << 2,  /* the program set SO_SNDBUF itself */
+	FD_USER_RCVBUF = 1u << 3,  /* ... SO_RCVBUF */
+	FD_USER_NODELAY = 1u << 4, /* ... TCP_NODELAY */
+	FD_TCP_COUNT = 1u << 5,    /* its TCP figures go into the stats at close */
+	FD_LISTENER = 1u << 6,
+};
+#define FD_USER_ALL (FD_USER_SNDBUF | FD_USER_RCVBUF | FD_USER_NODELAY)
+
+struct fd_state {
+	uint32_t flags;
+	uint8_t family; /* ST_FAM_* */
+	uint8_t type;   /* ST_TYPE_* or 0 */
+	uint8_t role;   /* ST_ROLE_* */
+	pid_t owner;    /* process that connected or accepted it */
+	uint64_t ino;   /* the socket's inode: a reused fd shows a new one */
+	long listener_rcvbuf; /* rcvbuf set on a listener, which accepted sockets inherit */
+};
+
+/* The entry for fd, or NULL when it was never made. */
+struct fd_state *fd_state_get(int fd);
+
+/* The entry for fd, making its chunk if needed; NULL past FD_TABLE_MAX or
+ * when memory cannot be mapped. */
+struct fd_state *fd_state_make(int fd);
+
+void fd_state_forget(int fd);
+void fd_state_forget_range(unsigned lo, unsigned hi);
+
+/* dup: the new descriptor names the same socket, with what the program set
+ * on it, but not the duty to count its TCP figures (the original keeps it). */
+void fd_state_copy(int dst, int src);
+
+/* One past the highest fd whose chunk exists, for walking the table. */
+int fd_state_limit(void);
+
+#endif

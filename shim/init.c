@@ -1,0 +1,94 @@
+/* The once-only start: who we are, the configuration, the fork handler and
+ * the report at exit.  The configuration is read in the constructor, so that
+ * a bad file is reported when the program starts, not at its first socket;
+ * the real functions wait for the first hook (real.c). */
+#include "fdtable.h"
+#include "log.h"
+#include "sockopt.h"
+#include "state.h"
+#include "stats.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <unistd.h>
+
+#ifndef SOCKTUNE_SYSCONFDIR
+#define SOCKTUNE_SYSCONFDIR "/etc"
+#endif
+
+int socktune_mode = ST_MODE_UNSTARTED;
+struct st_config socktune_cfg;
+const char *socktune_prog = "?";
+pid_t socktune_pid;
+
+static pthread_once_t config_once = PTHREAD_ONCE_INIT;
+
+static void diag_log(void *ctx, const char *source, int line, const char *key, const char *msg)
+{
+	char where[ST_SOURCE_MAX + 16] = "";
+	(void)ctx;
+	if (line > 0)
+		snprintf(where, sizeof(where), "%s:%d", source, line);
+	else
+		snprintf(where, sizeof(where), "%s", source);
+	if (key)
+		log_error("%s: %s: %s", where, key, msg);
+	else
+		log_error("%s: %s", where, msg);
+}
+
+static void after_fork_child(void)
+{
+	socktune_pid = getpid();
+	stats_reset();
+	sockopt_reset_warnings();
+}
+
+static void load_config(void)
+{
+	int saved = errno;
+	int secure = getauxval(AT_SECURE) != 0;
+	const char *mode = secure_getenv("SOCKTUNE");
+
+	socktune_pid = getpid();
+	socktune_prog = program_invocation_short_name;
+	/* SOCKTUNE=off is the A/B switch: honour it without touching a file. */
+	if (mode && !strcmp(mode, "off")) {
+		conf_defaults(&socktune_cfg);
+		socktune_cfg.mode = ST_MODE_OFF;
+		errno = saved;
+		return;
+	}
+	conf_load(&socktune_cfg, SOCKTUNE_SYSCONFDIR, secure, secure_getenv, diag_log, NULL,
+		  program_invocation_short_name, program_invocation_name);
+	socktune_log_level = socktune_cfg.log;
+	pthread_atfork(NULL, NULL, after_fork_child);
+	log_debug("mode %s, %d rule(s), %d file(s) read%s", mode_name(socktune_cfg.mode),
+		  socktune_cfg.nrules, socktune_cfg.nsources, secure ? ", setuid: system file only" : "");
+	errno = saved;
+}
+
+int socktune_start(void)
+{
+	real_bind();
+	pthread_once(&config_once, load_config);
+	__atomic_store_n(&socktune_mode, socktune_cfg.mode, __ATOMIC_RELEASE);
+	return socktune_cfg.mode;
+}
+
+__attribute__((constructor)) static void socktune_init(void)
+{
+	pthread_once(&config_once, load_config);
+}
+
+__attribute__((destructor)) static void socktune_fini(void)
+{
+	if (socktune_cfg.mode == ST_MODE_OFF)
+		return;
+	real_bind();
+	stats_report();
+}
