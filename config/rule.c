@@ -10,27 +10,31 @@
 #include <strings.h>
 #include <sys/socket.h>
 
-/* Splits a comma-separated list and hands each trimmed word to fn. */
+/* Splits a comma-separated list and hands each trimmed word to fn; an empty
+ * word ("80,,443") is an error, not something to skip. */
 static int each_word(const char *text, int (*fn)(const char *w, void *ctx), void *ctx)
 {
 	char buf[256];
 	size_t n = strlen(text);
-	if (n == 0 || n >= sizeof(buf))
+	if (n >= sizeof(buf))
 		return -1;
 	memcpy(buf, text, n + 1);
-	char *save = NULL;
-	int words = 0;
-	for (char *w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+	char *w = buf;
+	for (;;) {
+		char *comma = strchr(w, ',');
+		if (comma)
+			*comma = '\0';
 		while (*w == ' ' || *w == '\t')
 			w++;
 		char *e = w + strlen(w);
 		while (e > w && (e[-1] == ' ' || e[-1] == '\t'))
 			*--e = '\0';
-		if (fn(w, ctx) < 0)
+		if (!*w || fn(w, ctx) < 0)
 			return -1;
-		words++;
+		if (!comma)
+			return 0;
+		w = comma + 1;
 	}
-	return words ? 0 : -1;
 }
 
 struct word_bit {
