@@ -17,7 +17,7 @@
 
 #define MODE_ACCEPTED "\"on\", \"observe\" or \"off\""
 #define LOG_ACCEPTED "\"error\", \"warn\", \"info\" or \"debug\""
-#define STATS_ACCEPTED "\"stderr\" or a file path (%p becomes the pid)"
+#define STATS_ACCEPTED "\"stderr\", a file path (%p becomes the pid) or \"\" for none"
 #define NODELAY_ACCEPTED "true, false or \"default\""
 #define FORCE_ACCEPTED "true or false"
 
@@ -378,7 +378,8 @@ static int set_key(struct st_config *c, const char *key, const char *value, cons
 			return c->log = iv, 0;
 		acc = LOG_ACCEPTED;
 	} else if (!strcmp(key, "stats")) {
-		if (value[0] && strlen(value) < sizeof(c->stats))
+		/* "" turns off a report an earlier source asked for. */
+		if (strlen(value) < sizeof(c->stats))
 			return copy_str(c->stats, sizeof(c->stats), value), 0;
 		acc = STATS_ACCEPTED;
 	} else if (!strcmp(key, "sndbuf") || !strcmp(key, "rcvbuf")) {
@@ -430,7 +431,9 @@ void conf_load(struct st_config *c, const char *sysconfdir, int secure, st_geten
 
 		for (size_t i = 0; i < sizeof(env_keys) / sizeof(env_keys[0]); i++) {
 			const char *v = env(env_keys[i].env);
-			if (v && v[0])
+			/* Set but empty means "not set", except for the stats,
+			 * where it means "no report". */
+			if (v && (v[0] || !strcmp(env_keys[i].key, "stats")))
 				conf_set(c, env_keys[i].key, v, "environment", env_keys[i].env, diag,
 					   ctx);
 		}

@@ -33,8 +33,7 @@ static void describe(struct st_sock *s, int fd, const struct fd_state *e, int ro
 	s->family = e->family;
 	s->type = e->type;
 	s->role = role;
-	s->prog = program_invocation_short_name;
-	s->progpath = program_invocation_name;
+	/* prog stays NULL: program globs were matched once, at load. */
 	if (socktune_cfg.needs_peer && ask_peer) {
 		len = sizeof(ss);
 		if (peer)

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/auxv.h>
 #include <unistd.h>
 
@@ -36,9 +37,9 @@ static void diag_log(void *ctx, const char *source, int line, const char *key, c
 	else
 		snprintf(where, sizeof(where), "%s", source);
 	if (key)
-		log_error("%s: %s: %s", where, key, msg);
+		log_warn("%s: %s: %s", where, key, msg);
 	else
-		log_error("%s: %s", where, msg);
+		log_warn("%s: %s", where, msg);
 }
 
 static void after_fork_child(void)
@@ -53,18 +54,29 @@ static void load_config(void)
 	int saved = errno;
 	int secure = getauxval(AT_SECURE) != 0;
 	const char *mode = secure_getenv("SOCKTUNE");
+	const char *level = secure_getenv("SOCKTUNE_LOG");
+	/* The path execve was given: with PATH search, the full one. */
+	const char *path = (const char *)getauxval(AT_EXECFN);
 
 	socktune_pid = getpid();
 	socktune_prog = program_invocation_short_name;
 	/* SOCKTUNE=off is the A/B switch: honour it without touching a file. */
-	if (mode && !strcmp(mode, "off")) {
+	if (mode && !strcasecmp(mode, "off")) {
 		conf_defaults(&socktune_cfg);
 		socktune_cfg.mode = ST_MODE_OFF;
 		errno = saved;
 		return;
 	}
+	/* SOCKTUNE_LOG governs the messages about the files too, so it is
+	 * taken before them (and again after, with the rest). */
+	if (level) {
+		struct st_config scratch;
+		conf_defaults(&scratch);
+		if (conf_set(&scratch, "log", level, "environment", "SOCKTUNE_LOG", NULL, NULL) == 0)
+			socktune_log_level = scratch.log;
+	}
 	conf_load(&socktune_cfg, SOCKTUNE_SYSCONFDIR, secure, secure_getenv, diag_log, NULL,
-		  program_invocation_short_name, program_invocation_name);
+		  program_invocation_short_name, path ? path : program_invocation_name);
 	socktune_log_level = socktune_cfg.log;
 	pthread_atfork(NULL, NULL, after_fork_child);
 	log_debug("mode %s, %d rule(s), %d file(s) read%s", mode_name(socktune_cfg.mode),

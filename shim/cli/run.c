@@ -45,7 +45,8 @@ static const char usage[] =
 	"                      platform table and the kernel limits; exit 1 on errors\n"
 	"\n"
 	"Exit status: COMMAND's; 126 if it cannot run, 127 if it is not found,\n"
-	"2 for a usage error.  See socktune(1), socktune.conf(5), socktune(7).\n";
+	"125 if the library is missing, 2 for a usage error.\n"
+	"See socktune(1), socktune.conf(5), socktune(7).\n";
 
 /* The library beside the command (a build tree), else the installed one. */
 static const char *library_path(void)
@@ -73,11 +74,26 @@ static int set_env(const char *key, const char *value, const char *shown)
 	return setenv(conf_env_name(key), value, 1);
 }
 
+/* Whether LD_PRELOAD (colon- or space-separated) already names lib. */
+static int preloaded(const char *list, const char *lib)
+{
+	size_t n = strlen(lib);
+	for (const char *p = list; (p = strstr(p, lib)); p += n) {
+		int starts = p == list || p[-1] == ':' || p[-1] == ' ';
+		int ends = p[n] == '\0' || p[n] == ':' || p[n] == ' ';
+		if (starts && ends)
+			return 1;
+	}
+	return 0;
+}
+
 static int prepend_preload(const char *lib)
 {
 	const char *old = getenv("LD_PRELOAD");
 	if (!old || !old[0])
 		return setenv("LD_PRELOAD", lib, 1);
+	if (preloaded(old, lib))
+		return 0;
 	size_t n = strlen(lib) + strlen(old) + 2;
 	char *both = malloc(n);
 	if (!both)
@@ -105,13 +121,17 @@ int cli_run(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "+c:o:hV", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'c':
-			if (access(optarg, R_OK) < 0) {
+		case 'c': {
+			/* Absolute, so a COMMAND that changes directory reads it too. */
+			char *abs = realpath(optarg, NULL);
+			if (!abs || access(abs, R_OK) < 0) {
 				fprintf(stderr, "socktune: %s: %s\n", optarg, strerror(errno));
 				return 2;
 			}
-			setenv("SOCKTUNE_CONFIG", optarg, 1);
+			setenv("SOCKTUNE_CONFIG", abs, 1);
+			free(abs);
 			break;
+		}
 		case 'o': {
 			char *eq = strchr(optarg, '=');
 			if (!eq || eq == optarg) {
@@ -129,10 +149,19 @@ int cli_run(int argc, char **argv)
 		case OPT_OBSERVE:
 			setenv("SOCKTUNE", "observe", 1);
 			break;
-		case OPT_STATS:
-			if (set_env("stats", optarg, "--stats") < 0)
+		case OPT_STATS: {
+			/* The report is written at exit, perhaps after a chdir. */
+			char abs[PATH_MAX];
+			const char *dest = optarg;
+			if (optarg[0] && optarg[0] != '/' && strcmp(optarg, "stderr") &&
+			    getcwd(abs, sizeof(abs) - strlen(optarg) - 2)) {
+				strcat(strcat(abs, "/"), optarg);
+				dest = abs;
+			}
+			if (set_env("stats", dest, "--stats") < 0)
 				return 2;
 			break;
+		}
 		case OPT_LOG:
 			if (set_env("log", optarg, "--log") < 0)
 				return 2;
@@ -152,7 +181,13 @@ int cli_run(int argc, char **argv)
 		fputs("socktune: no command given\nTry 'socktune --help'.\n", stderr);
 		return 2;
 	}
-	if (prepend_preload(library_path()) < 0) {
+	const char *lib = library_path();
+	if (access(lib, R_OK) < 0) {
+		fprintf(stderr, "socktune: the library %s: %s; is socktune installed?\n", lib,
+			strerror(errno));
+		return 125;
+	}
+	if (prepend_preload(lib) < 0) {
 		perror("socktune: LD_PRELOAD");
 		return 2;
 	}
