@@ -49,6 +49,15 @@ BENCHES  := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
 
 LIBNAME  := libsocktune.so.$(SOVERSION)
 
+# PREFIX, LIBDIR and SYSCONFDIR are compiled in: when they or the flags
+# change, everything is rebuilt, so `make install PREFIX=/usr` after a plain
+# `make` does not install binaries that look in /usr/local.
+FLAGS_NOW := $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS)
+ifneq ($(FLAGS_NOW),$(file <$(B)/.flags))
+$(shell mkdir -p $(B))
+$(file >$(B)/.flags,$(FLAGS_NOW))
+endif
+
 .PHONY: all deps check check-unit check-integration lint demo bench install uninstall clean help
 
 all: $(B)/$(LIBNAME) $(B)/libsocktune.so $(B)/socktune
@@ -62,11 +71,11 @@ help:
 	@echo "make uninstall  remove what install put there"
 	@echo "make lint       lint the man pages"
 
-$(B)/lib/%.o: %.c
+$(B)/lib/%.o: %.c $(B)/.flags
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -MMD -MP -c $< -o $@
 
-$(B)/cli/%.o: %.c
+$(B)/cli/%.o: %.c $(B)/.flags
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
