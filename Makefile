@@ -99,10 +99,12 @@ $(B)/bench/%: bench/%.c
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< -lpthread
 
 $(B)/test-unit: $(UNIT_SRC) $(PURE_SRC) $(wildcard config/*.h shim/*.h)
+	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(UNIT_SRC) $(PURE_SRC) \
 		$(CONFIG_LIBS) -lcriterion
 
 $(B)/test-integration: $(INT_SRC) $(wildcard tests/integration/*.h)
+	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(INT_SRC) -lcriterion
 
 deps:

@@ -5,6 +5,7 @@
 
 #include "fdtable.h"
 #include "log.h"
+#include "sockopt.h"
 #include "state.h"
 
 #include <fcntl.h>
@@ -113,7 +114,7 @@ static void collect_open_tcp(void)
 		struct stat st;
 		if (!e || !(e->flags & FD_TCP_COUNT) || e->owner != socktune_pid)
 			continue;
-		if (fstat(fd, &st) == 0 && (uint64_t)st.st_ino == e->ino)
+		if (fstat(fd, &st) == 0 && fd_state_is(e, (uint64_t)st.st_ino))
 			stats_tcp_collect(fd);
 	}
 }

@@ -1,0 +1,84 @@
+/* exports.c: the library exports its hooks and nothing else (-fvisibility=hidden and a
+ * version script ending in `local: *;`). fork is not hooked: pthread_atfork does that
+ * job without interposing on a function that must stay async-signal-safe. */
+#include <criterion/criterion.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "run.h"
+
+static const char *const hooks[] = { "accept", "accept4", "close", "close_range", "closefrom", "connect",
+				     "dup", "dup2", "dup3", "fcntl", "fcntl64", "listen", "send",
+				     "setsockopt", "socket", "socketpair", "write" };
+#define N_HOOKS (sizeof hooks / sizeof hooks[0])
+
+static bool is_hook(const char *name)
+{
+	for (size_t i = 0; i < N_HOOKS; i++)
+		if (!strcmp(name, hooks[i]))
+			return true;
+	return false;
+}
+
+/* Defined dynamic symbols other than type A (version nodes), "@..." suffixes cut, one
+ * name per line, as a malloc'd string. */
+static char *defined_symbols(void)
+{
+	if (!it_have("nm"))
+		cr_skip_test("nm is not installed");
+	struct it_run r;
+	it_run(&r, IT_LIST("nm", "-D", "--defined-only", it_lib()), NULL, IT_INHERIT_ENV);
+	it_assert_ran(&r);
+	size_t cap = strlen(r.out) + 1, len = 0;
+	char *names = malloc(cap);
+	cr_assert_not_null(names);
+	names[0] = 0;
+	for (char *save, *line = strtok_r(r.out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char addr[64], type[8], name[256];
+		if (sscanf(line, "%63s %7s %255s", addr, type, name) != 3)
+			continue;
+		if (!strcmp(type, "A"))
+			continue;
+		name[strcspn(name, "@")] = 0;
+		len += (size_t)snprintf(names + len, cap - len, "%s\n", name);
+	}
+	it_run_free(&r);
+	return names;
+}
+
+static bool listed(const char *names, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = names; (p = strstr(p, name)); p += n)
+		if ((p == names || p[-1] == '\n') && p[n] == '\n')
+			return true;
+	return false;
+}
+
+Test(exports, only_hooks_are_exported)
+{
+	char *names = defined_symbols();
+	char *copy = strdup(names);
+	for (char *save, *name = strtok_r(copy, "\n", &save); name; name = strtok_r(NULL, "\n", &save))
+		cr_expect(is_hook(name), "exported symbol that is not a hook: %s", name);
+	free(copy);
+	free(names);
+}
+
+Test(exports, every_hook_is_exported)
+{
+	char *names = defined_symbols();
+	for (size_t i = 0; i < N_HOOKS; i++)
+		cr_expect(listed(names, hooks[i]), "hook not exported: %s\n--- exported:\n%s", hooks[i], names);
+	free(names);
+}
+
+Test(exports, fork_is_not_hooked)
+{
+	char *names = defined_symbols();
+	cr_assert(!listed(names, "fork"), "fork is exported");
+	cr_assert(!listed(names, "vfork"), "vfork is exported");
+	free(names);
+}
