@@ -28,6 +28,11 @@ pid_t socktune_pid;
 
 static pthread_once_t config_once = PTHREAD_ONCE_INIT;
 
+/* Set while this thread reads the configuration.  A hooked call made from
+ * inside that (a malloc that closes a file, say) must pass straight
+ * through: waiting on config_once from inside it would deadlock. */
+static __thread int loading;
+
 static void diag_log(void *ctx, const char *source, int line, const char *key, const char *msg)
 {
 	char where[ST_SOURCE_MAX + 16] = "";
@@ -49,7 +54,7 @@ static void after_fork_child(void)
 	sockopt_reset_warnings();
 }
 
-static void load_config(void)
+static void load_config_now(void)
 {
 	int saved = errno;
 	int secure = getauxval(AT_SECURE) != 0;
@@ -84,9 +89,18 @@ static void load_config(void)
 	errno = saved;
 }
 
+static void load_config(void)
+{
+	loading = 1;
+	load_config_now();
+	loading = 0;
+}
+
 int socktune_start(void)
 {
 	real_bind();
+	if (loading)
+		return ST_MODE_OFF;
 	pthread_once(&config_once, load_config);
 	__atomic_store_n(&socktune_mode, socktune_cfg.mode, __ATOMIC_RELEASE);
 	return socktune_cfg.mode;
