@@ -35,7 +35,7 @@ ALL_CPPFLAGS := -D_GNU_SOURCE -Ishim -Iconfig $(CPPFLAGS) \
 ALL_CFLAGS   := -std=c11 $(WARN) $(CFLAGS) $(CONFIG_CFLAGS)
 
 # Pure modules: no hooks, so unit tests and the command link them directly.
-PURE_SRC := config/config.c config/size.c config/rule.c shim/platform.c
+PURE_SRC := config/config.c config/size.c config/rule.c shim/platform.c shim/iov.c
 LIB_SRC  := $(PURE_SRC) shim/real.c shim/init.c shim/log.c shim/fdtable.c \
 	shim/sockopt.c shim/stats.c shim/connect.c shim/fdops.c shim/write.c
 CLI_SRC  := $(PURE_SRC) shim/cli/main.c shim/cli/run.c shim/cli/check.c

@@ -13,6 +13,9 @@ enum { ST_MODE_OFF = 0, ST_MODE_OBSERVE = 1, ST_MODE_ON = 2 };
 enum { ST_LOG_ERROR = 0, ST_LOG_WARN = 1, ST_LOG_INFO = 2, ST_LOG_DEBUG = 3 };
 
 #define ST_MAX_RULES 64
+
+/* Chosen by bench/iovmerge: the largest threshold never slower than none. */
+#define ST_MERGE_DEFAULT 0L
 #define ST_MAX_SOURCES 4
 
 struct st_config {

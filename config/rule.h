@@ -22,6 +22,7 @@ struct st_opts {
 	long rcvbuf;
 	int nodelay;
 	int force;
+	long merge; /* iovecs of at most this many bytes are merged; 0 = off */
 };
 
 struct st_portset {

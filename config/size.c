@@ -49,6 +49,19 @@ int size_parse(const char *text, long *out)
 	return 0;
 }
 
+int merge_parse(const char *text, long *out)
+{
+	long v;
+	if (text && (!strcmp(text, "0") || !strcasecmp(text, "off"))) {
+		*out = 0;
+		return 0;
+	}
+	if (size_parse(text, &v) < 0 || v < 0 || v > ST_MERGE_MAX)
+		return -1;
+	*out = v;
+	return 0;
+}
+
 int switch_parse(const char *text, int allow_default, int *out)
 {
 	static const char *const on[] = {"on", "true", "yes", "1"};

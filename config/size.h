@@ -14,6 +14,10 @@ enum {
 
 #define ST_SIZE_MAX (1L << 30)
 
+/* The largest merge: merged pieces are built in a stack buffer this big,
+ * inside the hook, so it stays small. */
+#define ST_MERGE_MAX 4096L
+
 /* Accepted spellings, for messages. */
 #define ST_SIZE_ACCEPTED "a size from 1 to 1G such as 65536, 512K or 2M, \"default\" or \"auto\""
 #define ST_SWITCH_ACCEPTED "on, off, true, false, yes, no, 1 or 0"
@@ -21,6 +25,11 @@ enum {
 /* "2M", "512k", "65536", "1GiB", "default", "auto" -> bytes or ST_*.
  * Returns 0, or -1 when the text is none of those. */
 int size_parse(const char *text, long *out);
+
+#define ST_MERGE_ACCEPTED "0 or \"off\", or a size from 1 to 4K such as 512 or 1K"
+
+/* A merge threshold: "off" or "0" -> 0, or a size up to ST_MERGE_MAX. */
+int merge_parse(const char *text, long *out);
 
 /* on/off/true/false/yes/no/1/0 -> 1 or 0.  With allow_default, "default"
  * gives ST_DEFAULT.  Returns 0 or -1. */

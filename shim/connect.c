@@ -83,6 +83,12 @@ static void count_seen(const struct fd_state *e, int role, unsigned set)
 		stat_inc(server);
 }
 
+/* The write hooks read this one field: zero means pass through. */
+static void set_merge(struct fd_state *e, const struct st_opts *o)
+{
+	e->merge = socktune_mode == ST_MODE_ON && o->merge > 0 ? (uint32_t)o->merge : 0;
+}
+
 static void client_policy(int fd, const struct sockaddr *addr, socklen_t len)
 {
 	struct fd_state *e = sock_validate(fd);
@@ -96,6 +102,7 @@ static void client_policy(int fd, const struct sockaddr *addr, socklen_t len)
 	struct st_opts o;
 	describe(&s, fd, e, ST_ROLE_CLIENT, addr, len, 1);
 	decide(&o, &s, fd);
+	set_merge(e, &o);
 	count_seen(e, ST_ROLE_CLIENT, sockopt_apply(fd, e, &o, OPT_SNDBUF | OPT_RCVBUF | OPT_NODELAY));
 }
 
@@ -161,6 +168,7 @@ static void server_policy(int lfd, int fd)
 	 * caller may have made too small for the address. */
 	describe(&s, fd, e, ST_ROLE_SERVER, NULL, 0, 1);
 	decide(&o, &s, fd);
+	set_merge(e, &o);
 	unsigned which = OPT_SNDBUF | OPT_NODELAY;
 	unsigned set = 0;
 	/* Already inherited from the listener: set before the SYN, which is

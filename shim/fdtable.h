@@ -29,6 +29,7 @@ struct fd_state {
 	pid_t owner;    /* process that connected or accepted it */
 	uint64_t ino;   /* the socket's inode: a reused fd shows a new one */
 	long listener_rcvbuf; /* rcvbuf set on a listener, which accepted sockets inherit */
+	uint32_t merge;       /* writev/sendmsg merge threshold; 0 = pass through */
 };
 
 /* The entry for fd, or NULL when it was never made. */

@@ -55,6 +55,8 @@ static void bind_all(void)
 	BIND(closefrom);
 	BIND(write);
 	BIND(send);
+	BIND(writev);
+	BIND(sendmsg);
 	if (!real.close_range)
 		real.close_range = missing_close_range;
 	if (!real.closefrom)

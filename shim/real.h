@@ -6,6 +6,7 @@
 
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 struct socktune_real {
 	int (*connect)(int, const struct sockaddr *, socklen_t);
@@ -26,6 +27,8 @@ struct socktune_real {
 	void (*closefrom)(int);
 	ssize_t (*write)(int, const void *, size_t);
 	ssize_t (*send)(int, const void *, size_t, int);
+	ssize_t (*writev)(int, const struct iovec *, int);
+	ssize_t (*sendmsg)(int, const struct msghdr *, int);
 };
 
 extern struct socktune_real socktune_real;

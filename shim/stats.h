@@ -11,6 +11,7 @@ struct st_stats {
 	unsigned long kept_sndbuf, kept_rcvbuf, kept_nodelay;
 	unsigned long failures, clamps;
 	unsigned long tcp_connections, tcp_segs_out, tcp_bytes_sent, tcp_total_retrans;
+	unsigned long merge_calls, merge_iov_in, merge_iov_out, merge_bytes;
 };
 
 extern struct st_stats socktune_stats;

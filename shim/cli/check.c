@@ -33,8 +33,15 @@ static void print_opts(const struct st_opts *o)
 		printf("%snodelay=%s", sep, o->nodelay == ST_DEFAULT ? "default" : o->nodelay ? "on" : "off");
 		sep = " ";
 	}
-	if (o->force != ST_UNSET)
+	if (o->force != ST_UNSET) {
 		printf("%sforce=%s", sep, o->force ? "on" : "off");
+		sep = " ";
+	}
+	if (o->merge != ST_UNSET) {
+		size_format(o->merge, buf, sizeof(buf));
+		printf("%smerge=%s", sep, o->merge ? buf : "off");
+		sep = " ";
+	}
 	printf("%s\n", *sep ? "" : "(nothing: the defaults apply)");
 }
 

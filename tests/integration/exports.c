@@ -10,8 +10,8 @@
 #include "run.h"
 
 static const char *const hooks[] = { "accept", "accept4", "close", "close_range", "closefrom", "connect",
-				     "dup", "dup2", "dup3", "fcntl", "fcntl64", "listen", "send",
-				     "setsockopt", "socket", "socketpair", "write" };
+				     "dup", "dup2", "dup3", "fcntl", "fcntl64", "listen", "send", "sendmsg",
+				     "setsockopt", "socket", "socketpair", "write", "writev" };
 #define N_HOOKS (sizeof hooks / sizeof hooks[0])
 
 static bool is_hook(const char *name)

@@ -330,3 +330,29 @@ Test(config, set_validates_like_the_environment)
 	cr_assert_str_eq(conf_env_name("mode"), "SOCKTUNE");
 	cr_assert_null(conf_env_name("colour"));
 }
+
+Test(config, merge_in_rules_defaults_and_environment)
+{
+	const char *extra = write_file("extra.conf", "defaults = { merge = \"512\"; };\n"
+						     "rules = ( { family = \"unix\"; merge = 0; },\n"
+						     "          { family = \"inet\"; merge = \"8K\"; } );\n");
+	put_env("SOCKTUNE_CONFIG", extra);
+	load();
+	cr_assert_eq(nmsgs, 1, "%s", msgs);
+	cr_assert(strstr(msgs, ":3: rules[1].merge: \"8K\" is not valid; accepted: 0 or \"off\""),
+		  "%s", msgs);
+	struct st_opts o;
+	struct st_sock unix_s = {.family = ST_FAM_UNIX, .type = ST_TYPE_STREAM};
+	struct st_sock inet_s = {.family = ST_FAM_INET, .type = ST_TYPE_STREAM};
+	conf_decide(&cfg, &unix_s, &o);
+	cr_assert_eq(o.merge, 0, "the rule turns merging off");
+	conf_decide(&cfg, &inet_s, &o);
+	cr_assert_eq(o.merge, 512, "the bad option fell back to the defaults");
+
+	put_env("SOCKTUNE_MERGE", "1K");
+	msgs[0] = '\0';
+	nmsgs = 0;
+	load();
+	conf_decide(&cfg, &unix_s, &o);
+	cr_assert_eq(o.merge, 1024, "SOCKTUNE_MERGE overrides every rule");
+}

@@ -1,0 +1,18 @@
+/* iovec coalescing, pure: the rewrite that writev and sendmsg hand to the
+ * kernel in place of the caller's array.  No allocation, no lock, no system
+ * call, so it is safe in any hook and testable on its own. */
+#ifndef SOCKTUNE_IOV_H
+#define SOCKTUNE_IOV_H
+
+#include <stddef.h>
+#include <sys/uio.h>
+
+/* Copies each run of two or more adjacent iovecs of at most `small` bytes
+ * into one piece of buf (cap bytes in all; a run that does not fit stays as
+ * it is) and writes the resulting array to out, which has room for n
+ * entries.  The bytes and their order are the same.  Returns the number of
+ * entries in out (n when nothing merged) and the bytes copied in *copied. */
+int iov_coalesce(const struct iovec *in, int n, size_t small, char *buf, size_t cap,
+		 struct iovec *out, size_t *copied);
+
+#endif
