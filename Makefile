@@ -27,6 +27,8 @@ endif
 B          := build
 CONFIG_CFLAGS := $(shell $(PKG_CONFIG) --cflags libconfig 2>/dev/null)
 CONFIG_LIBS   := $(shell $(PKG_CONFIG) --libs libconfig 2>/dev/null || echo -lconfig)
+# Only the TLS test programs and benchmarks link OpenSSL; the library never does.
+SSL_LIBS      := $(shell $(PKG_CONFIG) --libs openssl 2>/dev/null || echo -lssl -lcrypto)
 
 ALL_CPPFLAGS := -D_GNU_SOURCE -Ishim -Iconfig $(CPPFLAGS) \
 	-DSOCKTUNE_VERSION='"$(VERSION)"' \
@@ -37,7 +39,8 @@ ALL_CFLAGS   := -std=c11 $(WARN) $(CFLAGS) $(CONFIG_CFLAGS)
 # Pure modules: no hooks, so unit tests and the command link them directly.
 PURE_SRC := config/config.c config/size.c config/rule.c shim/platform.c shim/iov.c
 LIB_SRC  := $(PURE_SRC) shim/real.c shim/init.c shim/log.c shim/fdtable.c \
-	shim/sockopt.c shim/stats.c shim/connect.c shim/fdops.c shim/write.c
+	shim/sockopt.c shim/stats.c shim/connect.c shim/fdops.c shim/write.c shim/ssl.c \
+	shim/wait.c
 CLI_SRC  := $(PURE_SRC) shim/cli/main.c shim/cli/run.c shim/cli/check.c
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/lib/%.o)
@@ -93,6 +96,14 @@ $(B)/socktune: $(CLI_OBJ)
 $(B)/targets/%: tests/targets/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< -lpthread
+
+$(B)/targets/tls%: tests/targets/tls%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(SSL_LIBS) -lpthread
+
+$(B)/bench/tls%: bench/tls%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(SSL_LIBS) -lpthread
 
 $(B)/bench/%: bench/%.c
 	@mkdir -p $(dir $@)

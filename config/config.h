@@ -16,6 +16,8 @@ enum { ST_LOG_ERROR = 0, ST_LOG_WARN = 1, ST_LOG_INFO = 2, ST_LOG_DEBUG = 3 };
 
 /* Chosen by bench/iovmerge: the largest threshold never slower than none. */
 #define ST_MERGE_DEFAULT 0L
+/* Spice's figure (seed 004): its writevs of at most 1 KiB were merged. */
+#define ST_TLS_MERGE_DEFAULT 1024L
 #define ST_MAX_SOURCES 4
 
 struct st_config {

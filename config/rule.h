@@ -22,7 +22,8 @@ struct st_opts {
 	long rcvbuf;
 	int nodelay;
 	int force;
-	long merge; /* iovecs of at most this many bytes are merged; 0 = off */
+	long merge;     /* iovecs of at most this many bytes are merged; 0 = off */
+	long tls_merge; /* SSL_writes of at most this many bytes are held; 0 = off */
 };
 
 struct st_portset {

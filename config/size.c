@@ -49,17 +49,28 @@ int size_parse(const char *text, long *out)
 	return 0;
 }
 
-int merge_parse(const char *text, long *out)
+/* 0/off, or a size from 1 to max. */
+static int threshold_parse(const char *text, long max, long *out)
 {
 	long v;
 	if (text && (!strcmp(text, "0") || !strcasecmp(text, "off"))) {
 		*out = 0;
 		return 0;
 	}
-	if (size_parse(text, &v) < 0 || v < 0 || v > ST_MERGE_MAX)
+	if (size_parse(text, &v) < 0 || v < 0 || v > max)
 		return -1;
 	*out = v;
 	return 0;
+}
+
+int merge_parse(const char *text, long *out)
+{
+	return threshold_parse(text, ST_MERGE_MAX, out);
+}
+
+int tls_merge_parse(const char *text, long *out)
+{
+	return threshold_parse(text, ST_TLS_MERGE_MAX, out);
 }
 
 int switch_parse(const char *text, int allow_default, int *out)

@@ -26,6 +26,13 @@ enum {
  * Returns 0, or -1 when the text is none of those. */
 int size_parse(const char *text, long *out);
 
+/* One TLS record's payload: the most a TLS merge may hold. */
+#define ST_TLS_MERGE_MAX 16384L
+#define ST_TLS_MERGE_ACCEPTED "0 or \"off\", or a size from 1 to 16K such as 1024"
+
+/* A TLS merge threshold: "off" or "0" -> 0, or a size up to 16K. */
+int tls_merge_parse(const char *text, long *out);
+
 #define ST_MERGE_ACCEPTED "0 or \"off\", or a size from 1 to 4K such as 512 or 1K"
 
 /* A merge threshold: "off" or "0" -> 0, or a size up to ST_MERGE_MAX. */

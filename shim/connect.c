@@ -83,10 +83,12 @@ static void count_seen(const struct fd_state *e, int role, unsigned set)
 		stat_inc(server);
 }
 
-/* The write hooks read this one field: zero means pass through. */
+/* The write hooks read these fields: zero means pass through. */
 static void set_merge(struct fd_state *e, const struct st_opts *o)
 {
-	e->merge = socktune_mode == ST_MODE_ON && o->merge > 0 ? (uint32_t)o->merge : 0;
+	int on = socktune_mode == ST_MODE_ON;
+	e->merge = on && o->merge > 0 ? (uint32_t)o->merge : 0;
+	e->tls_merge = on && o->tls_merge > 0 ? (uint32_t)o->tls_merge : 0;
 }
 
 static void client_policy(int fd, const struct sockaddr *addr, socklen_t len)

@@ -5,6 +5,7 @@
 #include "sockopt.h"
 #include "state.h"
 #include "stats.h"
+#include "tls.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -60,6 +61,8 @@ SOCKTUNE_HOOK int close(int fd)
 {
 	if (st_mode()) {
 		int saved = errno;
+		if (unlikely(socktune_tls_used))
+			tls_flush_fd(fd);
 		retire(fd);
 		errno = saved;
 	}

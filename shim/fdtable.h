@@ -30,6 +30,7 @@ struct fd_state {
 	uint64_t ino;   /* the socket's inode: a reused fd shows a new one */
 	long listener_rcvbuf; /* rcvbuf set on a listener, which accepted sockets inherit */
 	uint32_t merge;       /* writev/sendmsg merge threshold; 0 = pass through */
+	uint32_t tls_merge;   /* largest SSL_write held on this socket; 0 = none */
 };
 
 /* The entry for fd, or NULL when it was never made. */

@@ -7,6 +7,7 @@
 #include "sockopt.h"
 #include "state.h"
 #include "stats.h"
+#include "tls.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -50,6 +51,7 @@ static void diag_log(void *ctx, const char *source, int line, const char *key, c
 static void after_fork_child(void)
 {
 	socktune_pid = getpid();
+	tls_fork_child();
 	stats_reset();
 	sockopt_reset_warnings();
 }
@@ -83,7 +85,7 @@ static void load_config_now(void)
 	conf_load(&socktune_cfg, SOCKTUNE_SYSCONFDIR, secure, secure_getenv, diag_log, NULL,
 		  program_invocation_short_name, path ? path : program_invocation_name);
 	socktune_log_level = socktune_cfg.log;
-	pthread_atfork(NULL, NULL, after_fork_child);
+	pthread_atfork(tls_fork_prepare, NULL, after_fork_child);
 	log_debug("mode %s, %d rule(s), %d file(s) read%s", mode_name(socktune_cfg.mode),
 		  socktune_cfg.nrules, socktune_cfg.nsources, secure ? ", setuid: system file only" : "");
 	errno = saved;

@@ -4,7 +4,13 @@
 #ifndef SOCKTUNE_REAL_H
 #define SOCKTUNE_REAL_H
 
+#include <poll.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -29,6 +35,41 @@ struct socktune_real {
 	ssize_t (*send)(int, const void *, size_t, int);
 	ssize_t (*writev)(int, const struct iovec *, int);
 	ssize_t (*sendmsg)(int, const struct msghdr *, int);
+	int (*shutdown)(int, int);
+	/* The wait points (wait.c). */
+	int (*poll)(struct pollfd *, nfds_t, int);
+	int (*ppoll)(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *);
+	int (*select)(int, fd_set *, fd_set *, fd_set *, struct timeval *);
+	int (*pselect)(int, fd_set *, fd_set *, fd_set *, const struct timespec *, const sigset_t *);
+	int (*epoll_wait)(int, struct epoll_event *, int, int);
+	int (*epoll_pwait)(int, struct epoll_event *, int, int, const sigset_t *);
+	int (*epoll_pwait2)(int, struct epoll_event *, int, const struct timespec *, const sigset_t *);
+	ssize_t (*read)(int, void *, size_t);
+	ssize_t (*recv)(int, void *, size_t, int);
+	ssize_t (*recvfrom)(int, void *, size_t, int, struct sockaddr *, socklen_t *);
+	ssize_t (*recvmsg)(int, struct msghdr *, int);
+	ssize_t (*readv)(int, const struct iovec *, int);
+	ssize_t (*read_chk)(int, void *, size_t, size_t);
+	ssize_t (*recv_chk)(int, void *, size_t, size_t, int);
+	ssize_t (*recvfrom_chk)(int, void *, size_t, size_t, int, struct sockaddr *, socklen_t *);
+	int (*poll_chk)(struct pollfd *, nfds_t, int, size_t);
+	int (*ppoll_chk)(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *, size_t);
+	int (*nanosleep)(const struct timespec *, struct timespec *);
+	int (*clock_nanosleep)(clockid_t, int, const struct timespec *, struct timespec *);
+	int (*usleep)(useconds_t);
+	unsigned (*sleep)(unsigned);
+	int (*pthread_cond_wait)(pthread_cond_t *, pthread_mutex_t *);
+	int (*pthread_cond_timedwait)(pthread_cond_t *, pthread_mutex_t *, const struct timespec *);
+	int (*sem_wait)(sem_t *);
+	int (*sem_timedwait)(sem_t *, const struct timespec *);
+	/* Leaving: exec and _exit. */
+	int (*execve)(const char *, char *const[], char *const[]);
+	int (*execv)(const char *, char *const[]);
+	int (*execvp)(const char *, char *const[]);
+	int (*execvpe)(const char *, char *const[], char *const[]);
+	int (*fexecve)(int, char *const[], char *const[]);
+	void (*_exit)(int) __attribute__((noreturn));
+	void (*_Exit)(int) __attribute__((noreturn));
 };
 
 extern struct socktune_real socktune_real;
@@ -36,5 +77,8 @@ extern struct socktune_real socktune_real;
 
 /* Binds every entry; safe to call from many threads, binds once. */
 void real_bind(void);
+
+/* real.f, bound first if this is the library's first call of all. */
+#define REAL(f) (*(__builtin_expect(real.f == NULL, 0) ? (real_bind(), real.f) : real.f))
 
 #endif

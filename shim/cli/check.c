@@ -42,6 +42,11 @@ static void print_opts(const struct st_opts *o)
 		printf("%smerge=%s", sep, o->merge ? buf : "off");
 		sep = " ";
 	}
+	if (o->tls_merge != ST_UNSET) {
+		size_format(o->tls_merge, buf, sizeof(buf));
+		printf("%stls_merge=%s", sep, o->tls_merge ? buf : "off");
+		sep = " ";
+	}
 	printf("%s\n", *sep ? "" : "(nothing: the defaults apply)");
 }
 

@@ -1,0 +1,810 @@
+/* TLS write coalescing.  Small SSL_writes on a tuned socket are copied into
+ * a per-SSL hold buffer and reported written; the held bytes go out as one
+ * SSL_write, so one record instead of one per piece, when the thread next
+ * touches that SSL, or waits (wait.c), or closes the socket, forks, execs or
+ * exits.
+ *
+ * A write is held only when nothing can stop the later flush: the handshake
+ * is done, no renegotiation or key update is pending, no earlier write of
+ * this SSL is waiting to be retried, the write side is a socket (memory BIOs
+ * would never be drained), and the socket's free send space covers all that
+ * is held, so the flush cannot meet WANT_WRITE.  At most one record's worth
+ * (16384 bytes) is held per SSL.
+ *
+ * libssl is never linked: its functions are found on first use, through
+ * dlsym(RTLD_NEXT) or, when libssl came in through a local dlopen (Python's
+ * _ssl), through dlopen(RTLD_NOLOAD). */
+#include "fdtable.h"
+#include "log.h"
+#include "state.h"
+#include "stats.h"
+#include "tls.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+
+#define TLS_TLS __attribute__((tls_model("initial-exec")))
+
+/* The libssl and libcrypto functions socktune calls. */
+static struct {
+	int (*write)(SSL *, const void *, int);
+	int (*write_ex)(SSL *, const void *, size_t, size_t *);
+	int (*read)(SSL *, void *, int);
+	int (*read_ex)(SSL *, void *, size_t, size_t *);
+	int (*peek)(SSL *, void *, int);
+	int (*peek_ex)(SSL *, void *, size_t, size_t *);
+	int (*shutdown)(SSL *);
+	void (*free)(SSL *);
+	int (*clear)(SSL *);
+	int (*set_fd)(SSL *, int);
+	int (*set_rfd)(SSL *, int);
+	int (*set_wfd)(SSL *, int);
+	void (*set_bio)(SSL *, BIO *, BIO *);
+	void (*set0_rbio)(SSL *, BIO *);
+	void (*set0_wbio)(SSL *, BIO *);
+	int (*do_handshake)(SSL *);
+	int (*renegotiate)(SSL *);
+	int (*renegotiate_abbreviated)(SSL *);
+	int (*key_update)(SSL *, int);
+	ossl_ssize_t (*sendfile)(SSL *, int, off_t, size_t, int);
+	/* Asked, never hooked. */
+	int (*get_wfd)(const SSL *);
+	int (*is_init_finished)(const SSL *);
+	int (*renegotiate_pending)(const SSL *);
+	int (*get_key_update_type)(const SSL *);
+	int (*get_error)(const SSL *, int);
+	unsigned long (*err_get_error_all)(const char **, int *, const char **, const char **,
+					   int *);
+	void (*err_new)(void);
+	void (*err_set_debug)(const char *, int, const char *);
+	void (*err_set_error)(int, int, const char *, ...);
+} ssl;
+
+/* Whether every function that holding relies on was found. */
+static int can_hold;
+
+static void *find_in(const char *lib, const char *name)
+{
+	void *h = dlopen(lib, RTLD_LAZY | RTLD_NOLOAD);
+	return h ? dlsym(h, name) : NULL;
+}
+
+static void *lookup(const char *name)
+{
+	void *f = dlsym(RTLD_NEXT, name);
+	if (!f)
+		f = find_in("libssl.so.3", name);
+	if (!f)
+		f = find_in("libcrypto.so.3", name);
+	return f;
+}
+
+#define LOOK(field, name) (*(void **)&ssl.field = lookup(name))
+
+static void resolve_all(void)
+{
+	LOOK(write, "SSL_write");
+	LOOK(write_ex, "SSL_write_ex");
+	LOOK(read, "SSL_read");
+	LOOK(read_ex, "SSL_read_ex");
+	LOOK(peek, "SSL_peek");
+	LOOK(peek_ex, "SSL_peek_ex");
+	LOOK(shutdown, "SSL_shutdown");
+	LOOK(free, "SSL_free");
+	LOOK(clear, "SSL_clear");
+	LOOK(set_fd, "SSL_set_fd");
+	LOOK(set_rfd, "SSL_set_rfd");
+	LOOK(set_wfd, "SSL_set_wfd");
+	LOOK(set_bio, "SSL_set_bio");
+	LOOK(set0_rbio, "SSL_set0_rbio");
+	LOOK(set0_wbio, "SSL_set0_wbio");
+	LOOK(do_handshake, "SSL_do_handshake");
+	LOOK(renegotiate, "SSL_renegotiate");
+	LOOK(renegotiate_abbreviated, "SSL_renegotiate_abbreviated");
+	LOOK(key_update, "SSL_key_update");
+	LOOK(sendfile, "SSL_sendfile");
+	LOOK(get_wfd, "SSL_get_wfd");
+	LOOK(is_init_finished, "SSL_is_init_finished");
+	LOOK(renegotiate_pending, "SSL_renegotiate_pending");
+	LOOK(get_key_update_type, "SSL_get_key_update_type");
+	LOOK(get_error, "SSL_get_error");
+	LOOK(err_get_error_all, "ERR_get_error_all");
+	LOOK(err_new, "ERR_new");
+	LOOK(err_set_debug, "ERR_set_debug");
+	LOOK(err_set_error, "ERR_set_error");
+	can_hold = ssl.write && ssl.write_ex && ssl.get_wfd && ssl.is_init_finished &&
+		   ssl.renegotiate_pending && ssl.get_key_update_type && ssl.get_error &&
+		   ssl.err_get_error_all && ssl.err_new && ssl.err_set_debug && ssl.err_set_error;
+	if (!can_hold)
+		log_info("TLS merging off: this libssl lacks a function it needs (OpenSSL 3 has "
+			 "them all)");
+}
+
+static void resolve(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, resolve_all);
+}
+
+/* A failure OpenSSL reported for a flush made where nobody could be told:
+ * kept, and replayed to the next SSL call on that connection. */
+struct saved_err {
+	unsigned long code;
+	const char *file, *func;
+	int line;
+	char data[96];
+};
+
+#define SAVED_ERRS 4
+
+enum { HOLD_OK, HOLD_RETRY, HOLD_FAILED };
+
+struct hold {
+	SSL *ssl;          /* NULL: free */
+	int busy;          /* taken by whoever touches the slot */
+	const void *owner; /* the holding thread */
+	int fd;
+	int state;
+	size_t len, room;
+	int ret, err_no, nerr;
+	struct saved_err errs[SAVED_ERRS];
+	unsigned char buf[ST_TLS_MERGE_MAX];
+};
+
+#define SLOTS 64
+#define MINE_MAX 8
+
+static struct hold *slots;
+int socktune_tls_used;
+
+static TLS_TLS __thread int depth;
+static TLS_TLS __thread int nmine;
+static TLS_TLS __thread struct hold *mine[MINE_MAX];
+static TLS_TLS __thread char me; /* its address names the thread */
+TLS_TLS __thread int socktune_tls_pending;
+
+/* SSLs whose last write met WANT_*: OpenSSL expects the same write again,
+ * so nothing of theirs may be held until it has gone through. */
+#define RETRY_MAX 32
+static SSL *retrying[RETRY_MAX];
+static int nretrying;
+
+static void make_slots(void)
+{
+	void *p = mmap(NULL, SLOTS * sizeof(struct hold), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	slots = p == MAP_FAILED ? NULL : p;
+}
+
+static void lock(struct hold *h)
+{
+	while (__atomic_exchange_n(&h->busy, 1, __ATOMIC_ACQUIRE))
+		sched_yield();
+}
+
+static void unlock(struct hold *h)
+{
+	__atomic_store_n(&h->busy, 0, __ATOMIC_RELEASE);
+}
+
+static void update_pending(void)
+{
+	int pending = 0;
+	for (int i = 0; i < nmine && !pending; i++)
+		pending = mine[i]->owner == &me && mine[i]->ssl && mine[i]->len &&
+			  mine[i]->state != HOLD_FAILED;
+	socktune_tls_pending = pending && !depth;
+}
+
+#define ENTER() (depth++, socktune_tls_pending = 0)
+#define LEAVE() (depth--, update_pending())
+
+static void mine_drop(struct hold *h)
+{
+	for (int i = 0; i < nmine; i++)
+		if (mine[i] == h) {
+			mine[i] = mine[--nmine];
+			return;
+		}
+}
+
+static pthread_key_t exit_key;
+
+/* A thread that ends is a thread that will not wait again. */
+static void thread_exit(void *unused)
+{
+	(void)unused;
+	tls_flush_thread(FLUSH_EXIT);
+}
+
+static void make_exit_key(void)
+{
+	pthread_key_create(&exit_key, thread_exit);
+}
+
+/* Called with h locked: h belongs to this thread from now on, so this
+ * thread's wait points send it.  Returns 0 when this thread already holds
+ * for as many SSLs as it may: then h must be sent now, not held. */
+static int take(struct hold *h)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	for (int i = 0; i < nmine; i++)
+		if (mine[i] == h)
+			return h->owner = &me, 1;
+	if (nmine == MINE_MAX)
+		return 0;
+	if (nmine == 0) {
+		pthread_once(&once, make_exit_key);
+		pthread_setspecific(exit_key, &me);
+	}
+	h->owner = &me;
+	mine[nmine++] = h;
+	return 1;
+}
+
+static struct hold *find(SSL *s)
+{
+	for (int i = 0; i < nmine; i++)
+		if (mine[i]->ssl == s)
+			return mine[i];
+	if (!__atomic_load_n(&socktune_tls_used, __ATOMIC_ACQUIRE) || !slots)
+		return NULL;
+	for (int i = 0; i < SLOTS; i++)
+		if (__atomic_load_n(&slots[i].ssl, __ATOMIC_ACQUIRE) == s)
+			return &slots[i];
+	return NULL;
+}
+
+/* Called with h locked. */
+static void release(struct hold *h)
+{
+	h->len = 0;
+	h->state = HOLD_OK;
+	h->nerr = 0;
+	h->owner = NULL;
+	mine_drop(h);
+	__atomic_store_n(&h->ssl, NULL, __ATOMIC_RELEASE);
+	__atomic_sub_fetch(&socktune_tls_used, 1, __ATOMIC_RELEASE);
+}
+
+static struct hold *claim(SSL *s)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, make_slots);
+	if (!slots || nmine == MINE_MAX)
+		return NULL;
+	for (int i = 0; i < SLOTS; i++) {
+		SSL *expected = NULL;
+		if (__atomic_compare_exchange_n(&slots[i].ssl, &expected, s, 0, __ATOMIC_ACQ_REL,
+						__ATOMIC_RELAXED)) {
+			struct hold *h = &slots[i];
+			lock(h);
+			__atomic_add_fetch(&socktune_tls_used, 1, __ATOMIC_RELEASE);
+			h->owner = NULL;
+			h->len = 0;
+			h->state = HOLD_OK;
+			h->nerr = 0;
+			take(h);
+			return h;
+		}
+	}
+	return NULL;
+}
+
+/* The error queue entries of a failed flush, taken off this thread's queue
+ * (the program did not make that call here) to be put back later. */
+static void save_errors(struct hold *h)
+{
+	const char *file, *func, *data;
+	int line, flags;
+	unsigned long code;
+	h->err_no = errno;
+	h->nerr = 0;
+	while ((code = ssl.err_get_error_all(&file, &line, &func, &data, &flags)) != 0) {
+		if (h->nerr == SAVED_ERRS)
+			continue;
+		struct saved_err *e = &h->errs[h->nerr++];
+		e->code = code;
+		e->file = file;
+		e->line = line;
+		e->func = func;
+		snprintf(e->data, sizeof(e->data), "%s", (flags & ERR_TXT_STRING) && data ? data : "");
+	}
+}
+
+static int replay_failure(struct hold *h)
+{
+	for (int i = 0; i < h->nerr; i++) {
+		struct saved_err *e = &h->errs[i];
+		ssl.err_new();
+		ssl.err_set_debug(e->file, e->line, e->func);
+		if (e->data[0])
+			ssl.err_set_error(ERR_GET_LIB(e->code), ERR_GET_REASON(e->code), "%s", e->data);
+		else
+			ssl.err_set_error(ERR_GET_LIB(e->code), ERR_GET_REASON(e->code), NULL);
+	}
+	int ret = h->ret;
+	int err_no = h->err_no;
+	release(h);
+	errno = err_no;
+	return ret;
+}
+
+/* Sends what h holds, as one SSL_write (a partial write, possible only with
+ * SSL_MODE_ENABLE_PARTIAL_WRITE, is completed).  Called with h locked.
+ * Returns 1 when all went out, 0 when OpenSSL asked for a retry (the same
+ * arguments will be passed again), -1 on failure; *ret is OpenSSL's return.
+ * With `keep`, a failure is kept for the next SSL call on that connection;
+ * otherwise it is left where OpenSSL put it, for the caller to report. */
+static int flush_locked(struct hold *h, int why, int keep, int *ret)
+{
+	while (h->len) {
+		depth++;
+		int r = ssl.write(h->ssl, h->buf, (int)h->len);
+		if (r > 0) {
+			depth--;
+			stat_inc(tls_flushes);
+			if (why == FLUSH_EXIT)
+				stat_inc(tls_at_exit);
+			memmove(h->buf, h->buf + r, h->len - (size_t)r);
+			h->len -= (size_t)r;
+			continue;
+		}
+		int err = ssl.get_error(h->ssl, r);
+		*ret = r;
+		if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) {
+			depth--;
+			h->state = HOLD_RETRY;
+			return 0;
+		}
+		stat_inc(tls_failures);
+		h->state = HOLD_FAILED;
+		h->ret = r;
+		if (keep)
+			save_errors(h);
+		depth--;
+		log_debug("TLS flush failed (SSL_get_error %d); the next SSL call on it reports it",
+			  err);
+		return -1;
+	}
+	h->state = HOLD_OK;
+	*ret = 1;
+	return 1;
+}
+
+/* Before any other SSL call on s: what s holds goes out first.  Returns 1
+ * to go on with the call, or 0 when the call must return *ret instead: a
+ * failure (now in the error queue) or a retry OpenSSL asked for. */
+static int before_call(SSL *s, int *ret)
+{
+	struct hold *h = find(s);
+	if (!h)
+		return 1;
+	lock(h);
+	if (h->ssl != s) {
+		unlock(h);
+		return 1;
+	}
+	if (h->state == HOLD_FAILED) {
+		*ret = replay_failure(h);
+		unlock(h);
+		return 0;
+	}
+	int f = flush_locked(h, FLUSH_CALL, 0, ret);
+	if (f != 0)
+		release(h);
+	unlock(h);
+	return f == 1;
+}
+
+static int retry_index(SSL *s)
+{
+	if (!__atomic_load_n(&nretrying, __ATOMIC_ACQUIRE))
+		return -1;
+	for (int i = 0; i < RETRY_MAX; i++)
+		if (__atomic_load_n(&retrying[i], __ATOMIC_ACQUIRE) == s)
+			return i;
+	return -1;
+}
+
+/* After a write that passed through: remember a WANT_* so that nothing is
+ * held before the retry, forget it once the write is done or dead. */
+static void note_result(SSL *s, int r)
+{
+	int want = 0;
+	if (r <= 0) {
+		int e = ssl.get_error(s, r);
+		want = e != SSL_ERROR_NONE && e != SSL_ERROR_SSL && e != SSL_ERROR_SYSCALL &&
+		       e != SSL_ERROR_ZERO_RETURN;
+	}
+	int i = retry_index(s);
+	if (!want) {
+		if (i >= 0 && __atomic_compare_exchange_n(&retrying[i], &s, NULL, 0,
+							  __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+			__atomic_sub_fetch(&nretrying, 1, __ATOMIC_RELEASE);
+		return;
+	}
+	if (i >= 0)
+		return;
+	for (i = 0; i < RETRY_MAX; i++) {
+		SSL *expected = NULL;
+		if (__atomic_compare_exchange_n(&retrying[i], &expected, s, 0, __ATOMIC_ACQ_REL,
+						__ATOMIC_RELAXED)) {
+			__atomic_add_fetch(&nretrying, 1, __ATOMIC_RELEASE);
+			return;
+		}
+	}
+}
+
+/* The hold threshold for a write of num bytes on s, or 0. */
+static size_t holdable(SSL *s, size_t num, int *fd)
+{
+	if (!can_hold || num == 0 || socktune_mode != ST_MODE_ON)
+		return 0;
+	*fd = ssl.get_wfd(s);
+	const struct fd_state *e = fd_state_get(*fd);
+	if (!e || !e->tls_merge || num > e->tls_merge)
+		return 0;
+	if (!ssl.is_init_finished(s) || ssl.renegotiate_pending(s) ||
+	    ssl.get_key_update_type(s) != SSL_KEY_UPDATE_NONE || retry_index(s) >= 0)
+		return 0;
+	return e->tls_merge;
+}
+
+/* Free send space on fd, less a record's overhead: a flush of up to this
+ * much cannot block.  Linux reports SO_SNDBUF doubled for its bookkeeping;
+ * half of it is what payload may count on. */
+static size_t send_room(int fd)
+{
+	int outq = 0, sndbuf = 0;
+	socklen_t len = sizeof(sndbuf);
+	if (ioctl(fd, TIOCOUTQ, &outq) < 0 ||
+	    real.getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &len) < 0)
+		return 0;
+	long room = (long)sndbuf / 2 - outq - 256;
+	if (room <= 0)
+		return 0;
+	return room > ST_TLS_MERGE_MAX ? ST_TLS_MERGE_MAX : (size_t)room;
+}
+
+static void flush_at_exit(void)
+{
+	tls_flush_all(FLUSH_EXIT);
+}
+
+static void append(struct hold *h, const void *buf, size_t num)
+{
+	static int registered;
+	memcpy(h->buf + h->len, buf, num);
+	h->len += num;
+	stat_inc(tls_held);
+	stat_add(tls_bytes, num);
+	/* Registered now, after libssl's own atexit cleanup, so it runs first. */
+	if (!__atomic_exchange_n(&registered, 1, __ATOMIC_ACQ_REL))
+		atexit(flush_at_exit);
+}
+
+static int write_hold_fresh(SSL *s, const void *buf, size_t num, size_t limit, int fd);
+
+/* SSL_write and SSL_write_ex.  Returns 1 when the write was held, 0 when
+ * it must go through (anything held went out first), -1 when *ret is the
+ * answer: a failure of what was held before. */
+static int write_hold(SSL *s, const void *buf, size_t num, int *ret)
+{
+	int fd = -1;
+	size_t limit = holdable(s, num, &fd);
+	struct hold *h = find(s);
+
+	if (h) {
+		lock(h);
+		if (h->ssl != s) {
+			unlock(h);
+			return write_hold_fresh(s, buf, num, limit, fd);
+		}
+		if (!take(h))
+			limit = 0;
+		if (h->state == HOLD_FAILED) {
+			*ret = replay_failure(h);
+			unlock(h);
+			return -1;
+		}
+		if (h->state == HOLD_RETRY || !limit || h->len + num > h->room) {
+			int f = flush_locked(h, FLUSH_CALL, 0, ret);
+			if (f != 1) {
+				if (f < 0)
+					release(h);
+				unlock(h);
+				return -1;
+			}
+		}
+		if (limit && h->len == 0)
+			h->room = send_room(fd);
+		if (limit && h->len + num <= h->room) {
+			append(h, buf, num);
+			unlock(h);
+			return 1;
+		}
+		release(h);
+		unlock(h);
+		return 0;
+	}
+	return write_hold_fresh(s, buf, num, limit, fd);
+}
+
+/* A write on an SSL that holds nothing yet. */
+static int write_hold_fresh(SSL *s, const void *buf, size_t num, size_t limit, int fd)
+{
+	struct hold *h;
+	if (!limit)
+		return 0;
+	size_t room = send_room(fd);
+	if (num > room || !(h = claim(s)))
+		return 0;
+	h->fd = fd;
+	h->room = room;
+	append(h, buf, num);
+	unlock(h);
+	return 1;
+}
+
+SOCKTUNE_HOOK int SSL_write(SSL *s, const void *buf, int num)
+{
+	resolve();
+	if (!ssl.write)
+		return -1;
+	if (st_mode() != ST_MODE_ON || num <= 0)
+		return ssl.write(s, buf, num);
+	ENTER();
+	int ret = num;
+	int held = write_hold(s, buf, (size_t)num, &ret);
+	if (held == 0) {
+		ret = ssl.write(s, buf, num);
+		note_result(s, ret);
+	}
+	LEAVE();
+	return ret;
+}
+
+SOCKTUNE_HOOK int SSL_write_ex(SSL *s, const void *buf, size_t num, size_t *written)
+{
+	resolve();
+	if (!ssl.write_ex)
+		return 0;
+	if (st_mode() != ST_MODE_ON || num == 0 || num > INT32_MAX)
+		return ssl.write_ex(s, buf, num, written);
+	ENTER();
+	int ret = 1;
+	int held = write_hold(s, buf, num, &ret);
+	if (held == 1) {
+		*written = num;
+	} else if (held < 0) {
+		*written = 0;
+		ret = 0;
+	} else {
+		ret = ssl.write_ex(s, buf, num, written);
+		note_result(s, ret);
+	}
+	LEAVE();
+	return ret;
+}
+
+/* The other calls on an SSL: flush first, and report a failure of the
+ * flush as this call's own, in the shape this call returns it. */
+#define FLUSH_THEN(s, fail_value, call)                                                            \
+	do {                                                                                       \
+		resolve();                                                                         \
+		ENTER();                                                                           \
+		int ret_ = 0;                                                                      \
+		if (!before_call((s), &ret_)) {                                                    \
+			LEAVE();                                                                   \
+			return (fail_value);                                                       \
+		}                                                                                  \
+		__typeof__(call) r_ = (call);                                                      \
+		LEAVE();                                                                           \
+		return r_;                                                                         \
+	} while (0)
+
+#define FLUSH_THEN_VOID(s, call)                                                                   \
+	do {                                                                                       \
+		resolve();                                                                         \
+		ENTER();                                                                           \
+		int ret_;                                                                          \
+		before_call((s), &ret_);                                                           \
+		call;                                                                              \
+		LEAVE();                                                                           \
+	} while (0)
+
+SOCKTUNE_HOOK int SSL_read(SSL *s, void *buf, int num)
+{
+	FLUSH_THEN(s, ret_, ssl.read(s, buf, num));
+}
+
+SOCKTUNE_HOOK int SSL_read_ex(SSL *s, void *buf, size_t num, size_t *readbytes)
+{
+	FLUSH_THEN(s, (*readbytes = 0, 0), ssl.read_ex(s, buf, num, readbytes));
+}
+
+SOCKTUNE_HOOK int SSL_peek(SSL *s, void *buf, int num)
+{
+	FLUSH_THEN(s, ret_, ssl.peek(s, buf, num));
+}
+
+SOCKTUNE_HOOK int SSL_peek_ex(SSL *s, void *buf, size_t num, size_t *readbytes)
+{
+	FLUSH_THEN(s, (*readbytes = 0, 0), ssl.peek_ex(s, buf, num, readbytes));
+}
+
+SOCKTUNE_HOOK int SSL_shutdown(SSL *s)
+{
+	FLUSH_THEN(s, ret_ < 0 ? ret_ : -1, ssl.shutdown(s));
+}
+
+SOCKTUNE_HOOK int SSL_do_handshake(SSL *s)
+{
+	FLUSH_THEN(s, ret_, ssl.do_handshake(s));
+}
+
+SOCKTUNE_HOOK int SSL_renegotiate(SSL *s)
+{
+	FLUSH_THEN(s, 0, ssl.renegotiate(s));
+}
+
+SOCKTUNE_HOOK int SSL_renegotiate_abbreviated(SSL *s)
+{
+	FLUSH_THEN(s, 0, ssl.renegotiate_abbreviated(s));
+}
+
+SOCKTUNE_HOOK int SSL_key_update(SSL *s, int type)
+{
+	FLUSH_THEN(s, 0, ssl.key_update(s, type));
+}
+
+SOCKTUNE_HOOK ossl_ssize_t SSL_sendfile(SSL *s, int fd, off_t off, size_t size, int flags)
+{
+	FLUSH_THEN(s, -1, ssl.sendfile(s, fd, off, size, flags));
+}
+
+SOCKTUNE_HOOK int SSL_clear(SSL *s)
+{
+	FLUSH_THEN(s, 0, ssl.clear(s));
+}
+
+SOCKTUNE_HOOK int SSL_set_fd(SSL *s, int fd)
+{
+	FLUSH_THEN(s, 0, ssl.set_fd(s, fd));
+}
+
+SOCKTUNE_HOOK int SSL_set_rfd(SSL *s, int fd)
+{
+	FLUSH_THEN(s, 0, ssl.set_rfd(s, fd));
+}
+
+SOCKTUNE_HOOK int SSL_set_wfd(SSL *s, int fd)
+{
+	FLUSH_THEN(s, 0, ssl.set_wfd(s, fd));
+}
+
+SOCKTUNE_HOOK void SSL_set_bio(SSL *s, BIO *rbio, BIO *wbio)
+{
+	FLUSH_THEN_VOID(s, ssl.set_bio(s, rbio, wbio));
+}
+
+SOCKTUNE_HOOK void SSL_set0_rbio(SSL *s, BIO *rbio)
+{
+	FLUSH_THEN_VOID(s, ssl.set0_rbio(s, rbio));
+}
+
+SOCKTUNE_HOOK void SSL_set0_wbio(SSL *s, BIO *wbio)
+{
+	FLUSH_THEN_VOID(s, ssl.set0_wbio(s, wbio));
+}
+
+SOCKTUNE_HOOK void SSL_free(SSL *s)
+{
+	resolve();
+	if (!s || !ssl.free) {
+		if (ssl.free)
+			ssl.free(s);
+		return;
+	}
+	ENTER();
+	int ret;
+	/* Nobody is left to report a failure to: it is dropped with s. */
+	if (!before_call(s, &ret)) {
+		struct hold *h = find(s);
+		if (h) {
+			lock(h);
+			if (h->ssl == s)
+				release(h);
+			unlock(h);
+		}
+	}
+	note_result(s, 1);
+	ssl.free(s);
+	LEAVE();
+}
+
+void tls_flush_thread(int why)
+{
+	if (depth)
+		return;
+	int saved = errno;
+	depth++;
+	for (int i = nmine - 1; i >= 0; i--) {
+		struct hold *h = mine[i];
+		int ret;
+		lock(h);
+		if (h->owner != &me || !h->ssl) {
+			mine_drop(h);
+		} else if (h->len && h->state != HOLD_FAILED &&
+			   flush_locked(h, why, 1, &ret) == 1) {
+			release(h);
+		}
+		unlock(h);
+	}
+	depth--;
+	update_pending();
+	errno = saved;
+}
+
+/* Flushes every slot that matches; slots busy in another thread are that
+ * thread's to send. */
+static void flush_matching(int fd, int why)
+{
+	if (!slots || !__atomic_load_n(&socktune_tls_used, __ATOMIC_ACQUIRE))
+		return;
+	int saved = errno;
+	depth++;
+	for (int i = 0; i < SLOTS; i++) {
+		struct hold *h = &slots[i];
+		int ret;
+		if (!__atomic_load_n(&h->ssl, __ATOMIC_ACQUIRE) || (fd >= 0 && h->fd != fd))
+			continue;
+		if (__atomic_exchange_n(&h->busy, 1, __ATOMIC_ACQUIRE))
+			continue;
+		if (h->ssl && h->len && h->state != HOLD_FAILED && (fd < 0 || h->fd == fd) &&
+		    flush_locked(h, why, 1, &ret) == 1)
+			release(h);
+		unlock(h);
+	}
+	depth--;
+	update_pending();
+	errno = saved;
+}
+
+void tls_flush_fd(int fd)
+{
+	flush_matching(fd, FLUSH_CLOSE);
+}
+
+void tls_flush_all(int why)
+{
+	flush_matching(-1, why);
+}
+
+void tls_fork_prepare(void)
+{
+	if (socktune_tls_pending)
+		tls_flush_thread(FLUSH_FORK);
+}
+
+void tls_fork_child(void)
+{
+	if (slots && socktune_tls_used)
+		for (int i = 0; i < SLOTS; i++)
+			if (slots[i].ssl)
+				memset(&slots[i], 0, offsetof(struct hold, buf));
+	socktune_tls_used = 0;
+	nretrying = 0;
+	memset(retrying, 0, sizeof(retrying));
+	nmine = 0;
+	socktune_tls_pending = 0;
+}

@@ -1,0 +1,29 @@
+/* TLS write coalescing, as the rest of the library sees it: the per-thread
+ * word the wait points test, and the flushes they call.  ssl.c owns it. */
+#ifndef SOCKTUNE_TLS_H
+#define SOCKTUNE_TLS_H
+
+/* Why a flush happens, for the figures. */
+enum { FLUSH_CALL, FLUSH_WAIT, FLUSH_CLOSE, FLUSH_FORK, FLUSH_EXEC, FLUSH_EXIT };
+
+/* Non-zero when this thread holds TLS bytes and is not inside an SSL
+ * call: the one thing a wait point tests before calling through. */
+extern __thread int socktune_tls_pending;
+
+/* Sends what this thread holds: the thread is about to wait. */
+void tls_flush_thread(int why);
+
+/* Sends what any thread holds on fd: fd is about to close. */
+void tls_flush_fd(int fd);
+
+/* The number of SSL objects holding bytes, in all threads. */
+extern int socktune_tls_used;
+
+/* Sends everything held in the process (exit, _exit, exec). */
+void tls_flush_all(int why);
+
+/* fork: the child drops the parent's held bytes (the parent sends them). */
+void tls_fork_prepare(void);
+void tls_fork_child(void);
+
+#endif
