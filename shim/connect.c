@@ -88,7 +88,9 @@ static void set_merge(struct fd_state *e, const struct st_opts *o)
 {
 	int on = socktune_mode == ST_MODE_ON;
 	e->merge = on && o->merge > 0 ? (uint32_t)o->merge : 0;
-	e->tls_merge = on && o->tls_merge > 0 ? (uint32_t)o->tls_merge : 0;
+	/* Stream sockets only: DTLS records are datagrams, not a byte stream. */
+	e->tls_merge = on && o->tls_merge > 0 && e->type == ST_TYPE_STREAM ? (uint32_t)o->tls_merge
+									  : 0;
 }
 
 static void client_policy(int fd, const struct sockaddr *addr, socklen_t len)

@@ -25,6 +25,9 @@ static void retire(int fd)
 	struct fd_state *e = fd_state_get(fd);
 	if (!e || !e->flags)
 		return;
+	/* TLS bytes held for this socket go out while it still exists. */
+	if (unlikely(socktune_tls_used))
+		tls_flush_fd(fd);
 	if ((e->flags & FD_TCP_COUNT) && e->owner == socktune_pid)
 		stats_tcp_collect(fd);
 	fd_state_forget(fd);
@@ -61,8 +64,6 @@ SOCKTUNE_HOOK int close(int fd)
 {
 	if (st_mode()) {
 		int saved = errno;
-		if (unlikely(socktune_tls_used))
-			tls_flush_fd(fd);
 		retire(fd);
 		errno = saved;
 	}

@@ -21,6 +21,8 @@
 #include "tls.h"
 
 #include <dlfcn.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -66,10 +68,19 @@ static struct {
 	void (*err_new)(void);
 	void (*err_set_debug)(const char *, int, const char *);
 	void (*err_set_error)(int, int, const char *, ...);
+	int (*get_ex_new_index)(int, long, void *, CRYPTO_EX_new *, CRYPTO_EX_dup *,
+				CRYPTO_EX_free *);
+	void *(*get_ex_data)(const SSL *, int);
+	int (*get_shutdown)(const SSL *);
+	void (*set_shutdown)(SSL *, int);
+	int (*set_ex_data)(SSL *, int, void *);
 } ssl;
 
 /* Whether every function that holding relies on was found. */
 static int can_hold;
+
+/* The SSL ex_data slot for the retry mark (retrying()). */
+static int retry_index = -1;
 
 static void *find_in(const char *lib, const char *name)
 {
@@ -120,7 +131,14 @@ static void resolve_all(void)
 	LOOK(err_new, "ERR_new");
 	LOOK(err_set_debug, "ERR_set_debug");
 	LOOK(err_set_error, "ERR_set_error");
-	can_hold = ssl.write && ssl.write_ex && ssl.get_wfd && ssl.is_init_finished &&
+	LOOK(get_ex_new_index, "CRYPTO_get_ex_new_index");
+	LOOK(get_ex_data, "SSL_get_ex_data");
+	LOOK(get_shutdown, "SSL_get_shutdown");
+	LOOK(set_shutdown, "SSL_set_shutdown");
+	LOOK(set_ex_data, "SSL_set_ex_data");
+	if (ssl.get_ex_new_index)
+		retry_index = ssl.get_ex_new_index(CRYPTO_EX_INDEX_SSL, 0, NULL, NULL, NULL, NULL);
+	can_hold = retry_index >= 0 && ssl.get_ex_data && ssl.set_ex_data && ssl.write && ssl.write_ex && ssl.get_wfd && ssl.is_init_finished &&
 		   ssl.renegotiate_pending && ssl.get_key_update_type && ssl.get_error &&
 		   ssl.err_get_error_all && ssl.err_new && ssl.err_set_debug && ssl.err_set_error;
 	if (!can_hold)
@@ -145,7 +163,17 @@ struct saved_err {
 
 #define SAVED_ERRS 4
 
-enum { HOLD_OK, HOLD_RETRY, HOLD_FAILED };
+/* OK: bytes held, nothing pending inside OpenSSL.  RETRY: a flush met
+ * WANT_*; OpenSSL keeps the record and wants the same write again, at the
+ * next wait or call.  FAILED: a flush failed where nobody could be told;
+ * the failure waits for the next SSL call on that connection.  DEAD: that
+ * failure has been reported, and OpenSSL still counts the write as
+ * pending, so every later call on the connection first repeats it, exactly
+ * as the program's own failed write would have been repeated. */
+enum { HOLD_OK, HOLD_RETRY, HOLD_FAILED, HOLD_DEAD };
+
+/* Whether a wait point should try to send h. */
+#define SENDABLE(h) ((h)->len && ((h)->state == HOLD_OK || (h)->state == HOLD_RETRY))
 
 struct hold {
 	SSL *ssl;          /* NULL: free */
@@ -171,11 +199,6 @@ static TLS_TLS __thread struct hold *mine[MINE_MAX];
 static TLS_TLS __thread char me; /* its address names the thread */
 TLS_TLS __thread int socktune_tls_pending;
 
-/* SSLs whose last write met WANT_*: OpenSSL expects the same write again,
- * so nothing of theirs may be held until it has gone through. */
-#define RETRY_MAX 32
-static SSL *retrying[RETRY_MAX];
-static int nretrying;
 
 static void make_slots(void)
 {
@@ -199,8 +222,7 @@ static void update_pending(void)
 {
 	int pending = 0;
 	for (int i = 0; i < nmine && !pending; i++)
-		pending = mine[i]->owner == &me && mine[i]->ssl && mine[i]->len &&
-			  mine[i]->state != HOLD_FAILED;
+		pending = mine[i]->owner == &me && mine[i]->ssl && SENDABLE(mine[i]);
 	socktune_tls_pending = pending && !depth;
 }
 
@@ -331,11 +353,10 @@ static int replay_failure(struct hold *h)
 		else
 			ssl.err_set_error(ERR_GET_LIB(e->code), ERR_GET_REASON(e->code), NULL);
 	}
-	int ret = h->ret;
-	int err_no = h->err_no;
-	release(h);
-	errno = err_no;
-	return ret;
+	h->nerr = 0;
+	h->state = HOLD_DEAD;
+	errno = h->err_no;
+	return h->ret;
 }
 
 /* Sends what h holds, as one SSL_write (a partial write, possible only with
@@ -365,8 +386,9 @@ static int flush_locked(struct hold *h, int why, int keep, int *ret)
 			h->state = HOLD_RETRY;
 			return 0;
 		}
-		stat_inc(tls_failures);
-		h->state = HOLD_FAILED;
+		if (h->state != HOLD_DEAD)
+			stat_inc(tls_failures);
+		h->state = keep ? HOLD_FAILED : HOLD_DEAD;
 		h->ret = r;
 		if (keep)
 			save_errors(h);
@@ -376,7 +398,6 @@ static int flush_locked(struct hold *h, int why, int keep, int *ret)
 		return -1;
 	}
 	h->state = HOLD_OK;
-	*ret = 1;
 	return 1;
 }
 
@@ -399,24 +420,22 @@ static int before_call(SSL *s, int *ret)
 		return 0;
 	}
 	int f = flush_locked(h, FLUSH_CALL, 0, ret);
-	if (f != 0)
+	if (f == 1)
 		release(h);
 	unlock(h);
 	return f == 1;
 }
 
-static int retry_index(SSL *s)
+/* Whether s has a write that met WANT_*: OpenSSL expects the same write
+ * again, so nothing of s may be held until it has gone through.  Kept in
+ * the SSL's own ex_data, so there is no table to fill up. */
+static int retrying(SSL *s)
 {
-	if (!__atomic_load_n(&nretrying, __ATOMIC_ACQUIRE))
-		return -1;
-	for (int i = 0; i < RETRY_MAX; i++)
-		if (__atomic_load_n(&retrying[i], __ATOMIC_ACQUIRE) == s)
-			return i;
-	return -1;
+	return ssl.get_ex_data(s, retry_index) != NULL;
 }
 
-/* After a write that passed through: remember a WANT_* so that nothing is
- * held before the retry, forget it once the write is done or dead. */
+/* After a write that passed through: note a WANT_*, forget it once the
+ * write is done or dead. */
 static void note_result(SSL *s, int r)
 {
 	int want = 0;
@@ -425,23 +444,27 @@ static void note_result(SSL *s, int r)
 		want = e != SSL_ERROR_NONE && e != SSL_ERROR_SSL && e != SSL_ERROR_SYSCALL &&
 		       e != SSL_ERROR_ZERO_RETURN;
 	}
-	int i = retry_index(s);
-	if (!want) {
-		if (i >= 0 && __atomic_compare_exchange_n(&retrying[i], &s, NULL, 0,
-							  __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
-			__atomic_sub_fetch(&nretrying, 1, __ATOMIC_RELEASE);
+	if (want == retrying(s))
 		return;
-	}
-	if (i >= 0)
-		return;
-	for (i = 0; i < RETRY_MAX; i++) {
-		SSL *expected = NULL;
-		if (__atomic_compare_exchange_n(&retrying[i], &expected, s, 0, __ATOMIC_ACQ_REL,
-						__ATOMIC_RELAXED)) {
-			__atomic_add_fetch(&nretrying, 1, __ATOMIC_RELEASE);
-			return;
-		}
-	}
+	/* If OpenSSL cannot store the mark, holding stops for good: a held
+	 * retry would send its bytes twice. */
+	if (!ssl.set_ex_data(s, retry_index, want ? &retry_index : NULL))
+		can_hold = 0;
+}
+
+/* Whether the connection can still carry what would be held.  A write on a
+ * connection the peer has reset must fail now, as it would without
+ * socktune, not at some later flush.  Asked at every write that would be
+ * held: the connection can die between two of them. */
+static int sendable(int fd, const struct fd_state *e)
+{
+	if (!(e->family & (ST_FAM_INET | ST_FAM_INET6)))
+		return 1;
+	unsigned char state = 0;
+	socklen_t len = sizeof(state); /* tcpi_state is the first byte of TCP_INFO */
+	if (real.getsockopt(fd, IPPROTO_TCP, TCP_INFO, &state, &len) < 0 || len < 1)
+		return 0;
+	return state == TCP_ESTABLISHED || state == TCP_CLOSE_WAIT;
 }
 
 /* The hold threshold for a write of num bytes on s, or 0. */
@@ -454,7 +477,7 @@ static size_t holdable(SSL *s, size_t num, int *fd)
 	if (!e || !e->tls_merge || num > e->tls_merge)
 		return 0;
 	if (!ssl.is_init_finished(s) || ssl.renegotiate_pending(s) ||
-	    ssl.get_key_update_type(s) != SSL_KEY_UPDATE_NONE || retry_index(s) >= 0)
+	    ssl.get_key_update_type(s) != SSL_KEY_UPDATE_NONE || retrying(s) || !sendable(*fd, e))
 		return 0;
 	return e->tls_merge;
 }
@@ -516,12 +539,12 @@ static int write_hold(SSL *s, const void *buf, size_t num, int *ret)
 			unlock(h);
 			return -1;
 		}
-		if (h->state == HOLD_RETRY || !limit || h->len + num > h->room) {
-			int f = flush_locked(h, FLUSH_CALL, 0, ret);
+		if (h->state != HOLD_OK || !limit || h->len + num > h->room) {
+			int r;
+			int f = flush_locked(h, FLUSH_CALL, 0, &r);
 			if (f != 1) {
-				if (f < 0)
-					release(h);
 				unlock(h);
+				*ret = r;
 				return -1;
 			}
 		}
@@ -644,7 +667,24 @@ SOCKTUNE_HOOK int SSL_peek_ex(SSL *s, void *buf, size_t num, size_t *readbytes)
 
 SOCKTUNE_HOOK int SSL_shutdown(SSL *s)
 {
-	FLUSH_THEN(s, ret_ < 0 ? ret_ : -1, ssl.shutdown(s));
+	resolve();
+	ENTER();
+	int ret;
+	if (!before_call(s, &ret)) {
+		/* Without socktune this very call would have met the failure
+		 * while sending close_notify, and would still have marked the
+		 * shutdown as sent.  Mark it without a second write: that one
+		 * would meet EPIPE, and SIGPIPE, where the first did not. */
+		if (ret <= 0 && ssl.get_error(s, ret) != SSL_ERROR_WANT_WRITE &&
+		    ssl.get_error(s, ret) != SSL_ERROR_WANT_READ && ssl.get_shutdown &&
+		    ssl.set_shutdown)
+			ssl.set_shutdown(s, ssl.get_shutdown(s) | SSL_SENT_SHUTDOWN);
+		LEAVE();
+		return ret < 0 ? ret : -1;
+	}
+	int r = ssl.shutdown(s);
+	LEAVE();
+	return r;
 }
 
 SOCKTUNE_HOOK int SSL_do_handshake(SSL *s)
@@ -727,7 +767,6 @@ SOCKTUNE_HOOK void SSL_free(SSL *s)
 			unlock(h);
 		}
 	}
-	note_result(s, 1);
 	ssl.free(s);
 	LEAVE();
 }
@@ -744,8 +783,7 @@ void tls_flush_thread(int why)
 		lock(h);
 		if (h->owner != &me || !h->ssl) {
 			mine_drop(h);
-		} else if (h->len && h->state != HOLD_FAILED &&
-			   flush_locked(h, why, 1, &ret) == 1) {
+		} else if (SENDABLE(h) && flush_locked(h, why, 1, &ret) == 1) {
 			release(h);
 		}
 		unlock(h);
@@ -770,7 +808,7 @@ static void flush_matching(int fd, int why)
 			continue;
 		if (__atomic_exchange_n(&h->busy, 1, __ATOMIC_ACQUIRE))
 			continue;
-		if (h->ssl && h->len && h->state != HOLD_FAILED && (fd < 0 || h->fd == fd) &&
+		if (h->ssl && SENDABLE(h) && (fd < 0 || h->fd == fd) &&
 		    flush_locked(h, why, 1, &ret) == 1)
 			release(h);
 		unlock(h);
@@ -803,8 +841,6 @@ void tls_fork_child(void)
 			if (slots[i].ssl)
 				memset(&slots[i], 0, offsetof(struct hold, buf));
 	socktune_tls_used = 0;
-	nretrying = 0;
-	memset(retrying, 0, sizeof(retrying));
 	nmine = 0;
 	socktune_tls_pending = 0;
 }

@@ -169,14 +169,31 @@ SOCKTUNE_HOOK int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
 	return REAL(pthread_cond_timedwait)(c, m, t);
 }
 
+/* A semaphore that can be taken at once is no wait: Python takes one for
+ * every lock, and flushing there would send each piece alone. */
+static int sem_taken_now(sem_t *s)
+{
+	if (likely(!socktune_tls_pending))
+		return 0;
+	int saved = errno;
+	if (sem_trywait(s) == 0)
+		return 1;
+	errno = saved;
+	return 0;
+}
+
 SOCKTUNE_HOOK int sem_wait(sem_t *s)
 {
+	if (sem_taken_now(s))
+		return 0;
 	WAIT();
 	return REAL(sem_wait)(s);
 }
 
 SOCKTUNE_HOOK int sem_timedwait(sem_t *s, const struct timespec *t)
 {
+	if (sem_taken_now(s))
+		return 0;
 	WAIT();
 	return REAL(sem_timedwait)(s, t);
 }

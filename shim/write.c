@@ -25,13 +25,20 @@ SOCKTUNE_HOOK ssize_t send(int fd, const void *buf, size_t len, int flags)
 	return real.send(fd, buf, len, flags);
 }
 
-/* The threshold for fd, or 0 when its writes pass through. */
-static size_t merge_size(int fd, size_t iovcnt)
+/* The threshold for fd, or 0 when its writes pass through.  Asked before
+ * anything the caller passed is read: when socktune is off or fd is not
+ * merged, not even the msghdr is touched. */
+static size_t merge_size(int fd)
 {
-	if (st_mode() != ST_MODE_ON || iovcnt < 2 || iovcnt > MERGE_IOV_MAX)
+	if (st_mode() != ST_MODE_ON)
 		return 0;
 	const struct fd_state *e = fd_state_get(fd);
 	return e ? e->merge : 0;
+}
+
+static int mergeable(size_t iovcnt)
+{
+	return iovcnt >= 2 && iovcnt <= MERGE_IOV_MAX;
 }
 
 static void count_merge(int in, int out, size_t copied)
@@ -44,8 +51,8 @@ static void count_merge(int in, int out, size_t copied)
 
 SOCKTUNE_HOOK ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 {
-	size_t small = iovcnt > 0 ? merge_size(fd, (size_t)iovcnt) : 0;
-	if (likely(!small))
+	size_t small = merge_size(fd);
+	if (likely(!small) || iovcnt < 0 || !mergeable((size_t)iovcnt))
 		return real.writev(fd, iov, iovcnt);
 
 	char buf[ST_MERGE_MAX];
@@ -56,8 +63,9 @@ SOCKTUNE_HOOK ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 		return real.writev(fd, iov, iovcnt);
 	count_merge(iovcnt, n, copied);
 	/* One piece is one write(2), which on any descriptor means what a
-	 * one-element writev(2) means. */
-	if (n == 1)
+	 * one-element writev(2) means, except for nothing at all: write(2) of 0
+	 * bytes sends an empty datagram, writev(2) of empty iovecs does not. */
+	if (n == 1 && out[0].iov_len)
 		return real.write(fd, out[0].iov_base, out[0].iov_len);
 	return real.writev(fd, out, n);
 }
@@ -66,8 +74,8 @@ SOCKTUNE_HOOK ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	/* MSG_ZEROCOPY pins the caller's pages until the kernel says it is done
 	 * with them: a copy would change what that notification means. */
-	size_t small = msg && !(flags & MSG_ZEROCOPY) ? merge_size(fd, msg->msg_iovlen) : 0;
-	if (likely(!small))
+	size_t small = merge_size(fd);
+	if (likely(!small) || !msg || (flags & MSG_ZEROCOPY) || !mergeable(msg->msg_iovlen))
 		return real.sendmsg(fd, msg, flags);
 
 	char buf[ST_MERGE_MAX];
