@@ -71,6 +71,8 @@ static struct {
 	int (*get_ex_new_index)(int, long, void *, CRYPTO_EX_new *, CRYPTO_EX_dup *,
 				CRYPTO_EX_free *);
 	void *(*get_ex_data)(const SSL *, int);
+	int (*err_set_mark)(void);
+	int (*err_pop_to_mark)(void);
 	int (*get_shutdown)(const SSL *);
 	void (*set_shutdown)(SSL *, int);
 	int (*set_ex_data)(SSL *, int, void *);
@@ -133,6 +135,8 @@ static void resolve_all(void)
 	LOOK(err_set_error, "ERR_set_error");
 	LOOK(get_ex_new_index, "CRYPTO_get_ex_new_index");
 	LOOK(get_ex_data, "SSL_get_ex_data");
+	LOOK(err_set_mark, "ERR_set_mark");
+	LOOK(err_pop_to_mark, "ERR_pop_to_mark");
 	LOOK(get_shutdown, "SSL_get_shutdown");
 	LOOK(set_shutdown, "SSL_set_shutdown");
 	LOOK(set_ex_data, "SSL_set_ex_data");
@@ -750,22 +754,25 @@ SOCKTUNE_HOOK void SSL_set0_wbio(SSL *s, BIO *wbio)
 SOCKTUNE_HOOK void SSL_free(SSL *s)
 {
 	resolve();
-	if (!s || !ssl.free) {
-		if (ssl.free)
-			ssl.free(s);
+	if (!ssl.free)
 		return;
-	}
 	ENTER();
-	int ret;
-	/* Nobody is left to report a failure to: it is dropped with s. */
-	if (!before_call(s, &ret)) {
-		struct hold *h = find(s);
-		if (h) {
-			lock(h);
-			if (h->ssl == s)
-				release(h);
-			unlock(h);
+	struct hold *h = s ? find(s) : NULL;
+	if (h) {
+		lock(h);
+		/* What is held goes out; a failure has nobody left to be told, and
+		 * a connection already known dead is not written to again. */
+		if (h->ssl == s) {
+			int ret, saved = errno;
+			if (SENDABLE(h) && ssl.err_set_mark && ssl.err_pop_to_mark) {
+				ssl.err_set_mark();
+				flush_locked(h, FLUSH_CALL, 0, &ret);
+				ssl.err_pop_to_mark();
+			}
+			release(h);
+			errno = saved;
 		}
+		unlock(h);
 	}
 	ssl.free(s);
 	LEAVE();
