@@ -9,9 +9,21 @@ int iov_coalesce(const struct iovec *in, int n, size_t small, char *buf, size_t 
 		 struct iovec *out, size_t *copied)
 {
 	size_t used = 0;
-	int o = 0;
+	int o = 0, i = 0;
 
-	for (int i = 0; i < n;) {
+	/* Most calls that merge nothing have no two small neighbours at all:
+	 * find that out without building a copy of the array. */
+	while (i + 1 < n && !(in[i].iov_len <= small && in[i + 1].iov_len <= small &&
+			      in[i].iov_len + in[i + 1].iov_len <= cap))
+		i++;
+	if (i + 1 >= n) {
+		*copied = 0;
+		return n;
+	}
+	for (; o < i; o++)
+		out[o] = in[o];
+
+	while (i < n) {
 		size_t room = cap - used, take = 0;
 		int j = i;
 		while (j < n && in[j].iov_len <= small && in[j].iov_len <= room - take)

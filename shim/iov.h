@@ -11,7 +11,8 @@
  * into one piece of buf (cap bytes in all; a run that does not fit stays as
  * it is) and writes the resulting array to out, which has room for n
  * entries.  The bytes and their order are the same.  Returns the number of
- * entries in out (n when nothing merged) and the bytes copied in *copied. */
+ * entries in out and the bytes copied in *copied; n means nothing merged,
+ * and then out is left unwritten: the caller sends `in` as it is. */
 int iov_coalesce(const struct iovec *in, int n, size_t small, char *buf, size_t cap,
 		 struct iovec *out, size_t *copied);
 

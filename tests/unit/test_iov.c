@@ -43,7 +43,8 @@ static int run(const size_t *lens, int n, size_t small, size_t cap, struct iovec
 	}
 	int m = iov_coalesce(in, n, small, buf, cap, out, copied);
 	size_t a, b;
-	char *want = flatten(in, n, &a), *got = flatten(out, m, &b);
+	/* n back means "nothing merged: send in as it is"; out is not written. */
+	char *want = flatten(in, n, &a), *got = flatten(m == n ? in : out, m, &b);
 	cr_assert_eq(a, b, "byte count changed");
 	cr_assert(!memcmp(want, got, a), "bytes changed or reordered");
 	free(want);
@@ -99,6 +100,7 @@ Test(iov, zero_length_iovecs_join_runs_and_are_never_read)
 	size_t copied;
 	cr_assert_eq(iov_coalesce(in, 3, 64, buf, sizeof(buf), out, &copied), 1);
 	cr_assert_eq(out[0].iov_len, 8);
+	cr_assert_eq(copied, 8);
 }
 
 Test(iov, small_is_inclusive)
