@@ -98,3 +98,28 @@ Test(exports, fork_is_not_hooked)
 	cr_assert(!listed(names, "vfork"), "vfork is exported");
 	free(names);
 }
+
+/* TLS merging finds libssl at run time, in the program that already has it:
+ * the library must not depend on it, or every program would load OpenSSL. */
+Test(exports, libssl_is_not_a_dependency)
+{
+	if (!it_have("readelf"))
+		cr_skip_test("readelf is not installed");
+	struct it_run r;
+	it_run(&r, IT_LIST("readelf", "-d", it_lib()), NULL, IT_INHERIT_ENV);
+	it_assert_ran(&r);
+	cr_assert(strstr(r.out, "(NEEDED)"), "readelf shows no NEEDED entry at all:\n%s", r.out);
+	cr_assert_null(strstr(r.out, "libssl"), "the library needs libssl:\n%s", r.out);
+	cr_assert_null(strstr(r.out, "libcrypto"), "the library needs libcrypto:\n%s", r.out);
+	it_run_free(&r);
+}
+
+Test(exports, a_program_without_openssl_does_not_load_it)
+{
+	struct it_run r;
+	it_run(&r, IT_LIST("/bin/cat", "/proc/self/maps"), NULL, IT_PRELOAD);
+	it_assert_ran(&r);
+	cr_assert(strstr(r.out, "libsocktune"), "the library was not loaded:\n%s", r.out);
+	cr_assert_null(strstr(r.out, "libssl"), "libssl was loaded into cat:\n%s", r.out);
+	it_run_free(&r);
+}
