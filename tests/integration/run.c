@@ -341,7 +341,7 @@ void it_run_free(struct it_run *r)
 	r->out = r->err = NULL;
 }
 
-long it_field(const char *text, const char *prefix, const char *key)
+char *it_field_str(const char *text, const char *prefix, const char *key)
 {
 	size_t plen = strlen(prefix), klen = strlen(key);
 	for (const char *line = text; line && *line;) {
@@ -349,14 +349,26 @@ long it_field(const char *text, const char *prefix, const char *key)
 		const char *end = eol ? eol : line + strlen(line);
 		if (!strncmp(line, prefix, plen)) {
 			for (const char *p = line; p + klen < end; p++) {
-				if ((p == line || p[-1] == ' ') && !strncmp(p, key, klen) && p[klen] == '=')
-					return strtol(p + klen + 1, NULL, 10);
+				if ((p == line || p[-1] == ' ') && !strncmp(p, key, klen) && p[klen] == '=') {
+					const char *v = p + klen + 1, *ve = v;
+					while (ve < end && *ve != ' ')
+						ve++;
+					return strndup(v, (size_t)(ve - v));
+				}
 			}
-			return -1;
+			return NULL;
 		}
 		line = eol ? eol + 1 : NULL;
 	}
-	return -1;
+	return NULL;
+}
+
+long it_field(const char *text, const char *prefix, const char *key)
+{
+	char *v = it_field_str(text, prefix, key);
+	long n = v ? strtol(v, NULL, 10) : -1;
+	free(v);
+	return n;
 }
 
 int it_count(const char *text, const char *needle)

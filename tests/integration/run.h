@@ -81,6 +81,8 @@ int it_probe(struct it_run *r, unsigned flags, const char *const env[], const ch
 /* The value of KEY=N on the first line of TEXT that starts with PREFIX (e.g. "client "),
  * or -1 if there is none. */
 long it_field(const char *text, const char *prefix, const char *key);
+/* The same value as a malloc'd string (up to the next space), or NULL. */
+char *it_field_str(const char *text, const char *prefix, const char *key);
 /* Number of non-overlapping occurrences of NEEDLE in TEXT. */
 int it_count(const char *text, const char *needle);
 /* Number of lines of TEXT that contain NEEDLE. */

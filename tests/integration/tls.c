@@ -81,29 +81,6 @@ static void make_cert(void)
 
 /* ---- text fields ---- */
 
-/* The value of KEY=VALUE (up to the next space or end of line) on the first line of
- * TEXT starting with PREFIX; malloc'd, or NULL. */
-static char *field_str(const char *text, const char *prefix, const char *key)
-{
-	size_t plen = strlen(prefix), klen = strlen(key);
-	for (const char *line = text; line && *line;) {
-		const char *eol = strchr(line, '\n');
-		const char *end = eol ? eol : line + strlen(line);
-		if (!strncmp(line, prefix, plen)) {
-			for (const char *p = line; p + klen < end; p++) {
-				if ((p == line || p[-1] == ' ') && !strncmp(p, key, klen) && p[klen] == '=') {
-					const char *v = p + klen + 1, *ve = v;
-					while (ve < end && *ve != ' ')
-						ve++;
-					return strndup(v, (size_t)(ve - v));
-				}
-			}
-			return NULL;
-		}
-		line = eol ? eol + 1 : NULL;
-	}
-	return NULL;
-}
 
 /* ---- background processes (the peers), never preloaded ---- */
 
@@ -322,14 +299,14 @@ static void assert_same_bytes(const struct pair *p, const char *want_end)
 {
 	char *d = dump(p);
 	cr_assert_eq(p->peer.status, 0, "peer failed\n%s", d);
-	char *wsha = field_str(p->w.out, "writer ", "sha256"), *psha = field_str(p->peer.out, "peer ", "sha256");
+	char *wsha = it_field_str(p->w.out, "writer ", "sha256"), *psha = it_field_str(p->peer.out, "peer ", "sha256");
 	cr_assert_not_null(wsha, "writer printed no hash\n%s", d);
 	cr_assert_not_null(psha, "peer printed no hash\n%s", d);
 	long wbytes = it_field(p->w.out, "writer ", "bytes"), pbytes = it_field(p->peer.out, "peer ", "bytes");
 	cr_assert_eq(pbytes, wbytes, "the peer got %ld bytes, the writer wrote %ld\n%s", pbytes, wbytes, d);
 	cr_assert_str_eq(psha, wsha, "the peer's bytes differ from the writer's\n%s", d);
 	if (want_end) {
-		char *end = field_str(p->peer.out, "peer ", "end");
+		char *end = it_field_str(p->peer.out, "peer ", "end");
 		cr_assert(end && !strcmp(end, want_end), "peer end=%s, want %s\n%s", end ? end : "?", want_end, d);
 		free(end);
 	}
@@ -538,7 +515,7 @@ Test(tls_bytes, zero_length_writes_unchanged)
 	for (size_t l = 0; l < 2; l++) {
 		cr_assert_not_null(strstr(ref.w.out, lines[l]), "no %s line\n%s", lines[l], dr);
 		for (size_t k = 0; k < 5; k++) {
-			char *a = field_str(ref.w.out, lines[l], keys[k]), *b = field_str(p.w.out, lines[l], keys[k]);
+			char *a = it_field_str(ref.w.out, lines[l], keys[k]), *b = it_field_str(p.w.out, lines[l], keys[k]);
 			cr_assert((!a && !b) || (a && b && !strcmp(a, b)), "%s%s: %s without merging, %s with\n%s\n%s",
 				  lines[l], keys[k], a ? a : "-", b ? b : "-", dr, d);
 			free(a);
@@ -734,7 +711,7 @@ static char *step_field(const char *out, int step, const char *key)
 {
 	char prefix[16];
 	snprintf(prefix, sizeof prefix, "step%d ", step);
-	return field_str(out, prefix, key);
+	return it_field_str(out, prefix, key);
 }
 
 /* Strict: every step reports what it reports without socktune (return value,
@@ -966,7 +943,7 @@ Test(tls_python, sslsocket_merged_bytes_exact)
 	char *d = dump(&p);
 	it_assert_ran(&p.w);
 	cr_assert_eq(p.peer.status, 0, "%s", d);
-	char *sent = field_str(p.w.out, "sslsocket ", "sent"), *got = field_str(p.peer.out, "peer ", "sha256");
+	char *sent = it_field_str(p.w.out, "sslsocket ", "sent"), *got = it_field_str(p.peer.out, "peer ", "sha256");
 	cr_assert(sent && got && !strcmp(sent, got), "bytes differ\n%s", d);
 	cr_assert_eq(it_field(p.peer.out, "peer ", "bytes"), it_field(p.w.out, "sslsocket ", "bytes"), "%s", d);
 	struct it_run ls;
