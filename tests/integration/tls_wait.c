@@ -1,0 +1,290 @@
+/* tls_wait.c: where held TLS bytes leave (issue 3 part B): every wait point, an SSL
+ * that moves between threads, thread exit, fork.
+ *
+ * The program under test is tlswait (tests/targets/tlswait.c: tlswriter with another
+ * main), preloaded with SOCKTUNE_TLS_MERGE=1024 and Nagle on; the peer is tlspeer,
+ * never preloaded, as in tls.c. tls.c's helpers (the certificate, the background peer,
+ * the writer's environment, the byte and stats checks) are static, so tls.c is
+ * included here with its Test() definitions turned into unused static functions:
+ * the helpers are shared, not copied, and its tests stay registered once.
+ *
+ * When the bytes arrive: tlspeer runs with --reset-after N --reset-delay-ms 0, so it
+ * exits the moment the N-th byte arrives (after hashing them all); a thread of the
+ * runner (not preloaded) waits on a pidfd for that exit and reads CLOCK_MONOTONIC,
+ * the same clock the writer prints. That instant is a few milliseconds after the
+ * bytes arrived, never before.
+ *
+ * Suites:
+ *   tls_wait       each wait point sends what the thread holds (arrival < 500 ms into
+ *                  a ~1.5 s wait); the controls: a busy loop sends nothing until it
+ *                  ends, and neither does a sem_wait that takes its semaphore at once
+ *   tls_wait_threads  an SSL handed from thread A to B and back (A waits in
+ *                  pthread_cond_wait, or spins and keeps holding), all bytes exact
+ *                  and in order; pthread_exit sends what the thread holds, also
+ *                  bytes it took over from another thread
+ *   tls_wait_fork  fork with bytes held by the forking thread or another one; the
+ *                  child's _exit/exit sends nothing of the parent's
+ */
+#include <criterion/criterion.h>
+
+#pragma push_macro("Test")
+#undef Test
+#define Test(suite, name, ...) __attribute__((unused)) static void tls_c_##suite##_##name(void)
+#include "tls.c"
+#pragma pop_macro("Test")
+
+#include <poll.h>
+#include <pthread.h>
+#include <sys/pidfd.h>
+
+#define MS 1000000LL
+#define BATCH 132 /* tlswait's batch: 8 + 24 + 100 bytes */
+
+static long long mono_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+/* The instant the peer exited, seen through a pidfd (it is not reaped here: bg_wait
+ * does that afterwards). */
+struct exit_watch {
+	int pidfd;
+	long long at_ns; /* 0: not seen */
+};
+
+static void *watch_exit(void *arg)
+{
+	struct exit_watch *w = arg;
+	struct pollfd p = { .fd = w->pidfd, .events = POLLIN };
+	if (poll(&p, 1, BG_TIMEOUT_MS + 5000) == 1)
+		w->at_ns = mono_ns();
+	return NULL;
+}
+
+/* tlspeer (PEER_ARGS) against tlswait (WRITER_ARGS), preloaded with
+ * SOCKTUNE_TLS_MERGE=1024. With EXITED_NS, the instant the peer exited goes there
+ * (0 if it was not seen). */
+static void wait_pair_run(struct pair *p, const char *const peer_args[], const char *const writer_args[],
+			  long long *exited_ns)
+{
+	make_cert();
+	int port;
+	int lfd = make_listener(&port);
+	const char *const *pargv = cat_args(IT_LIST(it_target("tlspeer"), "--listen-fd", "3", "--cert",
+						    cert_pem, "--key", key_pem, "--deadline-ms", "10000"),
+					    peer_args);
+	bg_start(&p->peer, pargv, lfd, false);
+	close(lfd);
+	struct exit_watch w = { .pidfd = -1 };
+	pthread_t watcher;
+	if (exited_ns) {
+		w.pidfd = pidfd_open(p->peer.pid, 0);
+		cr_assert_geq(w.pidfd, 0, "pidfd_open: %s", strerror(errno));
+		cr_assert_eq(pthread_create(&watcher, NULL, watch_exit, &w), 0);
+	}
+	const char *const *env = writer_env(p, "1024", NULL);
+	const char *const *wargv =
+		cat_args(IT_LIST(it_target("tlswait"), "--port", xfmt("%d", port)), writer_args);
+	it_run(&p->w, wargv, env, IT_PRELOAD);
+	if (exited_ns) {
+		pthread_join(watcher, NULL);
+		close(w.pidfd);
+		*exited_ns = w.at_ns;
+	}
+	bg_wait(&p->peer, BG_TIMEOUT_MS);
+}
+
+/* A CLOCK_MONOTONIC nanosecond count the writer printed (long is 64 bits here). */
+static long long ll_field(const char *text, const char *prefix, const char *key)
+{
+	_Static_assert(sizeof(long) >= 8, "it_field's long must hold nanoseconds");
+	return it_field(text, prefix, key);
+}
+
+/* The stats of a run that held every write of NBATCH batches and sent them as
+ * FLUSHES records (-1: not checked); AT_EXIT likewise. */
+static void check_stats(const struct pair *p, long nbatch, long flushes, long at_exit)
+{
+	char *d = dump(p), *flat = writer_stats(p, "writer ");
+	cr_assert_eq(it_stat(flat, "tls.held"), 3 * nbatch, "not every write was held\n%s\n%s", flat, d);
+	cr_assert_eq(it_stat(flat, "tls.bytes"), BATCH * nbatch, "%s\n%s", flat, d);
+	cr_assert_eq(it_stat(flat, "tls.failures"), 0, "%s\n%s", flat, d);
+	if (flushes >= 0) {
+		cr_assert_eq(it_stat(flat, "tls.flushes"), flushes, "%s\n%s", flat, d);
+		/* One flush, one record. */
+		cr_assert_eq(it_field(p->peer.out, "peer ", "records"), flushes,
+			     "the peer got %ld records for %ld flushes\n%s\n%s",
+			     it_field(p->peer.out, "peer ", "records"), flushes, flat, d);
+	}
+	if (at_exit >= 0)
+		cr_assert_eq(it_stat(flat, "tls.at_exit"), at_exit, "%s\n%s", flat, d);
+	free(flat);
+	free(d);
+}
+
+/* ---- tls_wait: every wait point ---- */
+
+struct waited {
+	struct pair p;
+	long long before, after; /* the writer's: batch written / wait over */
+	long long arrived;       /* the runner's: the peer had every byte */
+};
+
+static void run_wait(struct waited *r, const char *kind, const char *ms)
+{
+	wait_pair_run(&r->p, IT_LIST("--tls", "1.3", "--reset-after", xfmt("%d", BATCH), "--reset-delay-ms", "0"),
+		      IT_LIST("--wait", kind, "--ms", ms), &r->arrived);
+	char *d = dump(&r->p);
+	it_assert_ran(&r->p.w);
+	assert_same_bytes(&r->p, "reset");
+	r->before = ll_field(r->p.w.out, "wait ", "before_ns");
+	r->after = ll_field(r->p.w.out, "wait ", "after_ns");
+	cr_assert(r->before > 0 && r->after >= r->before, "no times printed\n%s", d);
+	cr_assert_gt(r->arrived, 0, "the peer's exit was not seen\n%s", d);
+	cr_log_info("%s: the bytes arrived %lld ms into a %lld ms wait", kind, (r->arrived - r->before) / MS,
+		    (r->after - r->before) / MS);
+	free(d);
+}
+
+/* The thread waits in KIND for ~1.5 s: its 3 held writes must leave as the wait
+ * begins, as one record. */
+static void wait_case(const char *kind)
+{
+	struct waited r;
+	run_wait(&r, kind, "1500");
+	char *d = dump(&r.p);
+	if (it_field(r.p.w.out, "wait ", "ret") == -1 && it_field(r.p.w.out, "wait ", "errno") == ENOSYS)
+		cr_skip_test("%s: this kernel does not have it", kind);
+	cr_assert_geq(r.after - r.before, 1400 * MS, "%s returned after %lld ms, not ~1500: the test proves nothing\n%s",
+		      kind, (r.after - r.before) / MS, d);
+	cr_assert_lt(r.arrived - r.before, 500 * MS,
+		     "the held bytes arrived %lld ms after the thread began to wait in %s (the wait took %lld ms)\n%s",
+		     (r.arrived - r.before) / MS, kind, (r.after - r.before) / MS, d);
+	check_stats(&r.p, 1, 1, 0);
+	free(d);
+}
+
+#define WAIT_POINT(kind) \
+	Test(tls_wait, kind) { wait_case(#kind); }
+
+WAIT_POINT(poll)
+WAIT_POINT(ppoll)
+WAIT_POINT(select)
+WAIT_POINT(pselect)
+WAIT_POINT(epoll_wait)
+WAIT_POINT(epoll_pwait)
+WAIT_POINT(read)
+WAIT_POINT(recv)
+/* The other reads and epoll_pwait2 (skipped where the kernel lacks it). */
+WAIT_POINT(epoll_pwait2)
+WAIT_POINT(readv)
+WAIT_POINT(recvfrom)
+WAIT_POINT(recvmsg)
+WAIT_POINT(nanosleep)
+WAIT_POINT(clock_nanosleep)
+WAIT_POINT(usleep)
+WAIT_POINT(sleep)
+WAIT_POINT(cond_timedwait)
+WAIT_POINT(cond_wait)
+WAIT_POINT(sem_timedwait)
+WAIT_POINT(sem_wait)
+
+/* The control: a busy loop passes no wait point, so the bytes stay held until exit.
+ * It shows that holding is real and that arrival is measured right; the tests above
+ * could fail. */
+Test(tls_wait, control_spin_sends_nothing)
+{
+	struct waited r;
+	run_wait(&r, "spin", "1500");
+	char *d = dump(&r.p);
+	cr_assert_geq(r.arrived - r.before, 1400 * MS,
+		      "the held bytes arrived %lld ms into a 1500 ms busy loop: nothing was held, or the "
+		      "arrival is measured wrong\n%s",
+		      (r.arrived - r.before) / MS, d);
+	cr_assert_geq(r.arrived, r.after, "the bytes arrived before the busy loop ended\n%s", d);
+	check_stats(&r.p, 1, 1, 1);
+	free(d);
+}
+
+/* A semaphore that can be taken at once is no wait: the bytes stay held through the
+ * following 1 s busy loop. */
+Test(tls_wait, sem_wait_taken_at_once_sends_nothing)
+{
+	struct waited r;
+	run_wait(&r, "sem_now", "1000");
+	char *d = dump(&r.p);
+	cr_assert_eq(it_field(r.p.w.out, "wait ", "ret"), 0, "sem_wait failed\n%s", d);
+	cr_assert_geq(r.arrived, r.after,
+		      "the held bytes arrived %lld ms after a sem_wait that did not wait, before the "
+		      "1000 ms busy loop after it ended\n%s",
+		      (r.arrived - r.before) / MS, d);
+	check_stats(&r.p, 1, 1, 1);
+	free(d);
+}
+
+/* ---- tls_wait_threads: an SSL that moves between threads ---- */
+
+/* A writes, hands the SSL to B (VIA cond: A waits in pthread_cond_wait; spin: A spins
+ * and still holds its batch), B writes, waits, hands it back, A writes and ends with
+ * pthread_exit (spin-b-exits: B ends with pthread_exit right after its batch, holding
+ * A's and its own). Then the main thread busy-loops for 1 s. Every byte of the
+ * NBATCH batches arrives once and in order, and the last ones leave at the
+ * pthread_exit, as FLUSHES records in all. */
+static void handoff_case(const char *via, long nbatch, long flushes)
+{
+	struct pair p;
+	long long arrived;
+	const char *reset_at = xfmt("%ld", nbatch * BATCH);
+	wait_pair_run(&p, IT_LIST("--tls", "1.3", "--reset-after", reset_at, "--reset-delay-ms", "0"),
+		      IT_LIST("--handoff", via), &arrived);
+	char *d = dump(&p);
+	it_assert_ran(&p.w);
+	assert_same_bytes(&p, "reset");
+	cr_assert_eq(it_field(p.w.out, "writer ", "bytes"), nbatch * BATCH, "%s", d);
+	long long exit_at = ll_field(p.w.out, "handoff ", "exit_ns"), spin_end = ll_field(p.w.out, "handoff ", "spin_end_ns");
+	cr_assert(exit_at > 0 && spin_end > exit_at, "no times printed\n%s", d);
+	cr_assert_gt(arrived, 0, "the peer's exit was not seen\n%s", d);
+	cr_assert_geq(arrived, exit_at, "the last batch arrived before the thread wrote it all: it was not held\n%s", d);
+	cr_assert_lt(arrived, spin_end,
+		     "the last batch arrived %lld ms after its thread's pthread_exit, after the main thread's "
+		     "1 s busy loop ended (%lld ms): thread exit did not send it\n%s",
+		     (arrived - exit_at) / MS, (spin_end - exit_at) / MS, d);
+	cr_assert_lt(arrived - exit_at, 500 * MS, "the last batch arrived %lld ms after its thread's pthread_exit\n%s",
+		     (arrived - exit_at) / MS, d);
+	check_stats(&p, nbatch, flushes, -1);
+	free(d);
+}
+
+/* A's batch leaves at A's pthread_cond_wait, B's at its nanosleep, A's last at its
+ * pthread_exit. */
+Test(tls_wait_threads, handoff_cond_wait) { handoff_case("cond", 3, 3); }
+/* B's first write takes over what A holds; B's nanosleep sends both batches as one
+ * record. */
+Test(tls_wait_threads, handoff_spin_flag) { handoff_case("spin", 3, 2); }
+/* B takes over what A holds and ends without a wait: its pthread_exit sends both
+ * batches (A ends too, and must not send them: they are B's). */
+Test(tls_wait_threads, handoff_spin_taker_exits_holding) { handoff_case("spin-b-exits", 2, 1); }
+
+/* ---- tls_wait_fork ---- */
+
+static void fork_case(const char *who, const char *child_end)
+{
+	struct pair p;
+	wait_pair_run(&p, IT_LIST("--tls", "1.3"), IT_LIST("--fork", who, "--child", child_end), NULL);
+	char *d = dump(&p);
+	it_assert_ran(&p.w);
+	cr_assert_eq(it_field(p.w.out, "fork ", "status"), 0, "the child did not exit 0\n%s", d);
+	assert_same_bytes(&p, "close_notify");
+	cr_assert_eq(it_field(p.w.out, "writer ", "bytes"), 2 * BATCH, "%s", d);
+	check_stats(&p, 2, -1, -1);
+	free(d);
+}
+
+/* The forking thread holds a batch (the prepare handler may send it). */
+Test(tls_wait_fork, self_holds_child__exit) { fork_case("self", "_exit"); }
+/* Another thread holds a batch across the fork: the child has a copy of it, and
+ * must drop it. */
+Test(tls_wait_fork, thread_holds_child__exit) { fork_case("thread", "_exit"); }
+Test(tls_wait_fork, thread_holds_child_exit) { fork_case("thread", "exit"); }
