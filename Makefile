@@ -93,11 +93,11 @@ $(B)/libsocktune.so: $(B)/$(LIBNAME)
 $(B)/socktune: $(CLI_OBJ)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(CONFIG_LIBS)
 
-$(B)/targets/%: tests/targets/%.c
+$(B)/targets/%: tests/targets/%.c $(wildcard tests/targets/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< -lpthread
 
-$(B)/targets/tls%: tests/targets/tls%.c
+$(B)/targets/tls%: tests/targets/tls%.c $(wildcard tests/targets/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(SSL_LIBS) -lpthread
 

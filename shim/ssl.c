@@ -242,6 +242,16 @@ static void mine_drop(struct hold *h)
 		}
 }
 
+/* Drops the entries of holds another thread has taken over or that were
+ * released: they are no longer this thread's to send. */
+static void mine_prune(void)
+{
+	for (int i = nmine - 1; i >= 0; i--)
+		if (__atomic_load_n(&mine[i]->owner, __ATOMIC_ACQUIRE) != &me ||
+		    !__atomic_load_n(&mine[i]->ssl, __ATOMIC_ACQUIRE))
+			mine[i] = mine[--nmine];
+}
+
 static pthread_key_t exit_key;
 
 /* A thread that ends is a thread that will not wait again. */
@@ -265,6 +275,8 @@ static int take(struct hold *h)
 	for (int i = 0; i < nmine; i++)
 		if (mine[i] == h)
 			return h->owner = &me, 1;
+	if (nmine == MINE_MAX)
+		mine_prune();
 	if (nmine == MINE_MAX)
 		return 0;
 	if (nmine == 0) {
@@ -305,6 +317,8 @@ static struct hold *claim(SSL *s)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	pthread_once(&once, make_slots);
+	if (nmine == MINE_MAX)
+		mine_prune();
 	if (!slots || nmine == MINE_MAX)
 		return NULL;
 	for (int i = 0; i < SLOTS; i++) {
