@@ -5,7 +5,9 @@
  * background, and is the witness: it hashes the plaintext it decrypted and counts the
  * application-data records it received. SOCKTUNE_TLS_MERGE is always set explicitly;
  * "0" is the control. The listening socket is made here and handed to tlspeer as fd 3,
- * so the writer can never connect before the peer listens.
+ * so the writer can never connect before the peer listens. The certificate, the
+ * background peer and the checks of the bytes and stats are in tls_common.c, shared
+ * with tls_wait.c.
  *
  * Suites:
  *   tls_bytes  random write patterns (sizes 0..20000, thousands of writes), TLS 1.2 and
@@ -24,171 +26,17 @@
  *   tls_openssl  openssl s_server as the peer, openssl s_client under the library
  */
 #include <criterion/criterion.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "run.h"
-
-#define BG_TIMEOUT_MS 15000
-
-static char *xfmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *xfmt(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-	va_start(ap, fmt);
-	int n = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		abort();
-	return s;
-}
-
-/* ---- a self-signed certificate, made once per test process ---- */
-
-static const char *cert_pem, *key_pem;
-
-static void make_cert(void)
-{
-	if (cert_pem)
-		return;
-	if (!it_have("openssl"))
-		cr_skip_test("the openssl command is not installed");
-	char *cert = it_path("cert.pem"), *key = it_path("key.pem");
-	struct it_run r;
-	it_run(&r,
-	       IT_LIST("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-		       "-nodes", "-subj", "/CN=localhost", "-days", "1", "-keyout", key, "-out", cert),
-	       NULL, 0);
-	it_assert_ran(&r);
-	it_run_free(&r);
-	cert_pem = cert;
-	key_pem = key;
-}
-
-/* ---- text fields ---- */
-
-
-/* ---- background processes (the peers), never preloaded ---- */
-
-struct bg {
-	pid_t pid;
-	int stdin_w; /* write end of the peer's stdin pipe, or -1 */
-	char *out_path, *err_path;
-	char *out, *err;
-	int status;
-};
-
-/* Starts ARGV in its own process group with a minimal environment (no LD_PRELOAD),
- * stdout and stderr to files, LISTEN_FD (when >= 0) as its fd 3, and stdin from
- * /dev/null or, with STDIN_PIPE, from a pipe this process keeps open. */
-static void bg_start(struct bg *b, const char *const argv[], int listen_fd, bool stdin_pipe)
-{
-	static unsigned seq;
-	memset(b, 0, sizeof *b);
-	b->stdin_w = -1;
-	b->out_path = it_path(xfmt("bg%u.out", seq));
-	b->err_path = it_path(xfmt("bg%u.err", seq++));
-	char *home = it_path("home");
-	const char *path = getenv("PATH");
-	char *envp[] = { xfmt("PATH=%s", path && *path ? path : "/usr/local/bin:/usr/bin:/bin"),
-			 xfmt("HOME=%s", home), (char *)"LC_ALL=C", NULL };
-	int p[2] = { -1, -1 };
-	if (stdin_pipe)
-		cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
-	fflush(NULL);
-	pid_t pid = fork();
-	cr_assert_geq(pid, 0, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		setpgid(0, 0);
-		int in = stdin_pipe ? p[0] : open("/dev/null", O_RDONLY);
-		int o = open(b->out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		int e = open(b->err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		if (in < 0 || o < 0 || e < 0 || dup2(in, 0) < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
-			_exit(125);
-		if (listen_fd >= 0) {
-			if (listen_fd == 3)
-				fcntl(3, F_SETFD, 0);
-			else if (dup2(listen_fd, 3) < 0)
-				_exit(125);
-		}
-		closefrom(listen_fd >= 0 ? 4 : 3);
-		if (strchr(argv[0], '/'))
-			execve(argv[0], (char *const *)argv, envp);
-		else
-			execvpe(argv[0], (char *const *)argv, envp);
-		dprintf(2, "bg: cannot run %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	setpgid(pid, pid);
-	if (stdin_pipe) {
-		close(p[0]);
-		b->stdin_w = p[1];
-	}
-	b->pid = pid;
-	free(home);
-	free(envp[0]);
-	free(envp[1]);
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec t = { ms / 1000, (ms % 1000) * 1000000 };
-	nanosleep(&t, NULL);
-}
-
-/* Waits for the peer at most TIMEOUT_MS, then kills its group; reads its output. */
-static int bg_wait(struct bg *b, long timeout_ms)
-{
-	int st;
-	b->status = -1;
-	for (long waited = 0;; waited += 2) {
-		pid_t w = waitpid(b->pid, &st, WNOHANG);
-		if (w == b->pid) {
-			b->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-			break;
-		}
-		if (waited >= timeout_ms) {
-			kill(-b->pid, SIGKILL);
-			waitpid(b->pid, &st, 0);
-			break;
-		}
-		sleep_ms(2);
-	}
-	if (b->stdin_w >= 0)
-		close(b->stdin_w);
-	b->out = it_read_file(b->out_path);
-	b->err = it_read_file(b->err_path);
-	return b->status;
-}
-
-/* A listening TCP socket on 127.0.0.1 and a free port; close-on-exec here (the peer
- * gets it as fd 3). */
-static int make_listener(int *port)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof a;
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-	cr_assert_eq(listen(fd, 8), 0);
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	*port = ntohs(a.sin_port);
-	return fd;
-}
+#include "tls_common.h"
 
 /* True when something listens on 127.0.0.1:PORT or [::]:PORT (from /proc/net/tcp*). */
 static bool listening(int port)
@@ -213,108 +61,6 @@ static bool listening(int port)
 	return false;
 }
 
-/* ---- one exchange: a peer in the background, the program under test in front ---- */
-
-struct pair {
-	struct it_run w; /* the program under test */
-	struct bg peer;
-	char *stats_dir;
-};
-
-static const char *const *cat_args(const char *const a[], const char *const b[])
-{
-	size_t na = 0, nb = 0;
-	while (a && a[na])
-		na++;
-	while (b && b[nb])
-		nb++;
-	const char **v = calloc(na + nb + 1, sizeof *v);
-	cr_assert_not_null(v);
-	memcpy(v, a, na * sizeof *v);
-	if (nb)
-		memcpy(v + na, b, nb * sizeof *v);
-	return v;
-}
-
-static char *dump(const struct pair *p)
-{
-	return xfmt("--- writer (status %d) stdout:\n%s--- writer stderr:\n%s"
-		    "--- peer (status %d) stdout:\n%s--- peer stderr:\n%s",
-		    p->w.status, p->w.out, p->w.err, p->peer.status, p->peer.out ? p->peer.out : "",
-		    p->peer.err ? p->peer.err : "");
-}
-
-/* The writer's environment: MERGE as SOCKTUNE_TLS_MERGE, a stats file per process,
- * and MODE as SOCKTUNE when not NULL. */
-static const char *const *writer_env(struct pair *p, const char *merge, const char *mode)
-{
-	static unsigned seq;
-	p->stats_dir = it_path(xfmt("stats%u", seq++));
-	cr_assert_eq(mkdir(p->stats_dir, 0700), 0);
-	const char **env = calloc(4, sizeof *env);
-	cr_assert_not_null(env);
-	env[0] = xfmt("SOCKTUNE_TLS_MERGE=%s", merge);
-	env[1] = xfmt("SOCKTUNE_STATS=%s/st.%%p.json", p->stats_dir);
-	env[2] = mode ? xfmt("SOCKTUNE=%s", mode) : "UNUSED_=1";
-	return env;
-}
-
-/* tlspeer (PEER_ARGS) against tlswriter (WRITER_ARGS), the writer preloaded with
- * SOCKTUNE_TLS_MERGE=MERGE (and SOCKTUNE=MODE). */
-static void pair_run(struct pair *p, const char *const peer_args[], const char *const writer_args[],
-		     const char *merge, const char *mode)
-{
-	make_cert();
-	int port;
-	int lfd = make_listener(&port);
-	const char *const *pargv = cat_args(IT_LIST(it_target("tlspeer"), "--listen-fd", "3", "--cert",
-						    cert_pem, "--key", key_pem),
-					    peer_args);
-	bg_start(&p->peer, pargv, lfd, false);
-	close(lfd);
-	const char *const *env = writer_env(p, merge, mode);
-	const char *const *wargv =
-		cat_args(IT_LIST(it_target("tlswriter"), "--port", xfmt("%d", port)), writer_args);
-	it_run(&p->w, wargv, env, IT_PRELOAD);
-	bg_wait(&p->peer, BG_TIMEOUT_MS);
-}
-
-/* The writer's stats record, flattened (the writer printed its pid). */
-static char *writer_stats(const struct pair *p, const char *prefix)
-{
-	long pid = it_field(p->w.out, prefix, "pid");
-	char *d = dump(p);
-	cr_assert_gt(pid, 0, "no pid printed\n%s", d);
-	char *why, *path = xfmt("%s/st.%ld.json", p->stats_dir, pid);
-	char *flat = it_stats_flat(path, &why);
-	cr_assert_not_null(flat, "bad stats record: %s\n%s", why, d);
-	cr_assert_neq(it_stat(flat, "tls.held"), -1, "the stats have no tls.held:\n%s", flat);
-	free(d);
-	return flat;
-}
-
-/* The peer decrypted exactly what the writer wrote, and saw the ending WANT_END
- * (close_notify or eof) when not NULL. */
-static void assert_same_bytes(const struct pair *p, const char *want_end)
-{
-	char *d = dump(p);
-	cr_assert_eq(p->peer.status, 0, "peer failed\n%s", d);
-	char *wsha = it_field_str(p->w.out, "writer ", "sha256"), *psha = it_field_str(p->peer.out, "peer ", "sha256");
-	cr_assert_not_null(wsha, "writer printed no hash\n%s", d);
-	cr_assert_not_null(psha, "peer printed no hash\n%s", d);
-	long wbytes = it_field(p->w.out, "writer ", "bytes"), pbytes = it_field(p->peer.out, "peer ", "bytes");
-	cr_assert_eq(pbytes, wbytes, "the peer got %ld bytes, the writer wrote %ld\n%s", pbytes, wbytes, d);
-	cr_assert_str_eq(psha, wsha, "the peer's bytes differ from the writer's\n%s", d);
-	if (want_end) {
-		char *end = it_field_str(p->peer.out, "peer ", "end");
-		cr_assert(end && !strcmp(end, want_end), "peer end=%s, want %s\n%s", end ? end : "?", want_end, d);
-		free(end);
-	}
-	free(wsha);
-	free(psha);
-	free(d);
-}
-
 /* ---- tls_bytes: the random pattern and every ending ---- */
 
 static bool has_stats(const char *end)
@@ -336,7 +82,7 @@ static void check_merging(const struct pair *p, const char *merge, const char *m
 	long records = it_field(p->peer.out, "peer ", "records");
 	long plain = it_field(p->w.out, "writer ", "plain_records");
 	long nonzero = it_field(p->w.out, "writer ", "nonzero");
-	char *d = dump(p);
+	char *d = tls_dump(p);
 	if (!merging) {
 		/* Also proves that the peer counts records right. */
 		cr_assert_eq(records, plain, "not merging, yet the peer got %ld records for %ld\n%s", records,
@@ -346,7 +92,7 @@ static void check_merging(const struct pair *p, const char *merge, const char *m
 		free(d);
 		return;
 	}
-	char *flat = writer_stats(p, "writer ");
+	char *flat = tls_writer_stats(p, "writer ");
 	long held = it_stat(flat, "tls.held"), flushes = it_stat(flat, "tls.flushes");
 	long failures = it_stat(flat, "tls.failures"), bytes = it_stat(flat, "tls.bytes");
 	long at_exit = it_stat(flat, "tls.at_exit");
@@ -384,18 +130,18 @@ static void bulk_case(const char *tls, bool nonblock, const char *end, const cha
 		      unsigned seed, const char *const extra[])
 {
 	struct pair p;
-	const char *const *wargs = cat_args(IT_LIST("--tls", tls, "--end", end, "--seed", xfmt("%u", seed),
-						     "--size", xfmt("%ld", size_of(merge) ? size_of(merge) : 1024),
-						     "--count", "3000"),
-					    cat_args(nonblock ? IT_LIST("--nonblock") : IT_EMPTY, extra));
-	pair_run(&p, IT_LIST("--tls", tls), wargs, merge, mode);
+	const char *const *wargs =
+		tls_cat_args(IT_LIST("--tls", tls, "--end", end, "--seed", tls_xfmt("%u", seed), "--size",
+				     tls_xfmt("%ld", size_of(merge) ? size_of(merge) : 1024), "--count", "3000"),
+			     tls_cat_args(nonblock ? IT_LIST("--nonblock") : IT_EMPTY, extra));
+	tls_pair_run(&p, IT_LIST("--tls", tls), wargs, merge, mode);
 	it_assert_ran(&p.w);
-	assert_same_bytes(&p, !strcmp(end, "shutdown") ? "close_notify" : "eof");
+	tls_assert_same_bytes(&p, !strcmp(end, "shutdown") ? "close_notify" : "eof");
 	bool partial = false;
 	for (size_t i = 0; extra && extra[i]; i++)
 		partial |= !strcmp(extra[i], "--partial");
 	if (!partial) {
-		char *d = dump(&p);
+		char *d = tls_dump(&p);
 		cr_assert_eq(it_field(p.w.out, "writer ", "partial"), 0,
 			     "SSL_write reported fewer bytes than asked without SSL_MODE_ENABLE_PARTIAL_WRITE\n%s", d);
 		free(d);
@@ -493,9 +239,10 @@ Test(tls_bytes, tls12_block_write_only_16K)
 Test(tls_bytes, off_mode_bytes_exact)
 {
 	struct pair p;
-	pair_run(&p, IT_LIST("--tls", "1.3"), IT_LIST("--tls", "1.3", "--seed", "31", "--end", "exit"), "1024", "off");
+	tls_pair_run(&p, IT_LIST("--tls", "1.3"), IT_LIST("--tls", "1.3", "--seed", "31", "--end", "exit"), "1024",
+		     "off");
 	it_assert_ran(&p.w);
-	assert_same_bytes(&p, "eof");
+	tls_assert_same_bytes(&p, "eof");
 }
 
 /* SSL_write(ssl, b, 0) and SSL_write_ex(ssl, b, 0, &w), in the middle of held data,
@@ -504,14 +251,14 @@ Test(tls_bytes, zero_length_writes_unchanged)
 {
 	struct pair ref, p;
 	const char *const *args = IT_LIST("--tls", "1.3", "--seed", "41", "--count", "1500");
-	pair_run(&ref, IT_LIST("--tls", "1.3"), args, "0", NULL);
-	pair_run(&p, IT_LIST("--tls", "1.3"), args, "1024", NULL);
+	tls_pair_run(&ref, IT_LIST("--tls", "1.3"), args, "0", NULL);
+	tls_pair_run(&p, IT_LIST("--tls", "1.3"), args, "1024", NULL);
 	it_assert_ran(&ref.w);
 	it_assert_ran(&p.w);
-	assert_same_bytes(&p, "close_notify");
+	tls_assert_same_bytes(&p, "close_notify");
 	const char *const keys[] = { "n", "ret", "err", "written", "same" };
 	const char *const lines[] = { "zero_write ", "zero_write_ex " };
-	char *d = dump(&p), *dr = dump(&ref);
+	char *d = tls_dump(&p), *dr = tls_dump(&ref);
 	for (size_t l = 0; l < 2; l++) {
 		cr_assert_not_null(strstr(ref.w.out, lines[l]), "no %s line\n%s", lines[l], dr);
 		for (size_t k = 0; k < 5; k++) {
@@ -532,15 +279,15 @@ Test(tls_bytes, zero_length_writes_unchanged)
 static void fill_case(const char *tls, const char *merge, const char *sizes, const char *api)
 {
 	struct pair p;
-	pair_run(&p, IT_LIST("--tls", tls),
-		 IT_LIST("--tls", tls, "--sizes", sizes, "--count", "400", "--api", api, "--size",
-			 xfmt("%ld", size_of(merge))),
-		 merge, NULL);
-	char *d = dump(&p);
+	tls_pair_run(&p, IT_LIST("--tls", tls),
+		     IT_LIST("--tls", tls, "--sizes", sizes, "--count", "400", "--api", api, "--size",
+			     tls_xfmt("%ld", size_of(merge))),
+		     merge, NULL);
+	char *d = tls_dump(&p);
 	it_assert_ran(&p.w);
 	cr_assert_eq(it_field(p.w.out, "writer ", "partial"), 0,
 		     "SSL_write reported fewer bytes than asked without SSL_MODE_ENABLE_PARTIAL_WRITE\n%s", d);
-	assert_same_bytes(&p, "close_notify");
+	tls_assert_same_bytes(&p, "close_notify");
 	check_merging(&p, merge, NULL, "shutdown", true);
 	free(d);
 }
@@ -555,20 +302,20 @@ Test(tls_bytes, fill_hold_buffer_16K_write_ex) { fill_case("1.3", "16K", "10000,
 Test(tls_bytes, fork_child_exits_with_bytes_held)
 {
 	struct pair p;
-	pair_run(&p, IT_LIST("--tls", "1.3"),
-		 IT_LIST("--tls", "1.3", "--sizes", "24,8,100", "--count", "400", "--fork-at", "150"), "1024", NULL);
+	tls_pair_run(&p, IT_LIST("--tls", "1.3"),
+		     IT_LIST("--tls", "1.3", "--sizes", "24,8,100", "--count", "400", "--fork-at", "150"), "1024", NULL);
 	it_assert_ran(&p.w);
-	assert_same_bytes(&p, "close_notify");
+	tls_assert_same_bytes(&p, "close_notify");
 	check_merging(&p, "1024", NULL, "shutdown", true);
 }
 
 Test(tls_bytes, fork_child_exits_random_pattern_16K)
 {
 	struct pair p;
-	pair_run(&p, IT_LIST("--tls", "1.2"),
-		 IT_LIST("--tls", "1.2", "--seed", "81", "--size", "16384", "--fork-at", "1000"), "16K", NULL);
+	tls_pair_run(&p, IT_LIST("--tls", "1.2"),
+		     IT_LIST("--tls", "1.2", "--seed", "81", "--size", "16384", "--fork-at", "1000"), "16K", NULL);
 	it_assert_ran(&p.w);
-	assert_same_bytes(&p, "close_notify");
+	tls_assert_same_bytes(&p, "close_notify");
 }
 
 /* ---- tls_wire: fewer records ---- */
@@ -576,18 +323,18 @@ Test(tls_bytes, fork_child_exits_random_pattern_16K)
 static void wire_case(const char *tls, bool nonblock)
 {
 	struct pair ref, p;
-	const char *const *args = cat_args(IT_LIST("--tls", tls, "--seed", "51", "--count", "3000"),
-					   nonblock ? IT_LIST("--nonblock") : IT_EMPTY);
-	pair_run(&ref, IT_LIST("--tls", tls), args, "0", NULL);
-	pair_run(&p, IT_LIST("--tls", tls), args, "1024", NULL);
+	const char *const *args = tls_cat_args(IT_LIST("--tls", tls, "--seed", "51", "--count", "3000"),
+					       nonblock ? IT_LIST("--nonblock") : IT_EMPTY);
+	tls_pair_run(&ref, IT_LIST("--tls", tls), args, "0", NULL);
+	tls_pair_run(&p, IT_LIST("--tls", tls), args, "1024", NULL);
 	it_assert_ran(&ref.w);
 	it_assert_ran(&p.w);
-	assert_same_bytes(&ref, "close_notify");
-	assert_same_bytes(&p, "close_notify");
+	tls_assert_same_bytes(&ref, "close_notify");
+	tls_assert_same_bytes(&p, "close_notify");
 	check_merging(&ref, "0", NULL, "shutdown", true);
 	check_merging(&p, "1024", NULL, "shutdown", true);
 	long r0 = it_field(ref.peer.out, "peer ", "records"), r1 = it_field(p.peer.out, "peer ", "records");
-	char *d = dump(&p);
+	char *d = tls_dump(&p);
 	cr_assert_lt(r1, r0, "with merging %ld records, without %ld\n%s", r1, r0, d);
 	cr_log_info("%s %s: %ld records without merging, %ld with", tls, nonblock ? "event loop" : "blocking", r0, r1);
 	free(d);
@@ -607,13 +354,13 @@ Test(tls_wire, tls13_event_loop_fewer_records) { wire_case("1.3", true); }
  * round. */
 static void rr_case(const char *tls, bool nonblock, const char *merge, long rounds, struct pair *p)
 {
-	pair_run(p, IT_LIST("--tls", tls, "--reply-every", "132", "--deadline-ms", "10000"),
-		 cat_args(IT_LIST("--tls", tls, "--rr", xfmt("%ld", rounds)),
-			  nonblock ? IT_LIST("--nonblock") : IT_EMPTY),
-		 merge, NULL);
+	tls_pair_run(p, IT_LIST("--tls", tls, "--reply-every", "132", "--deadline-ms", "10000"),
+		     tls_cat_args(IT_LIST("--tls", tls, "--rr", tls_xfmt("%ld", rounds)),
+				  nonblock ? IT_LIST("--nonblock") : IT_EMPTY),
+		     merge, NULL);
 	it_assert_ran(&p->w);
-	assert_same_bytes(p, "close_notify");
-	char *d = dump(p);
+	tls_assert_same_bytes(p, "close_notify");
+	char *d = tls_dump(p);
 	cr_assert_eq(it_field(p->peer.out, "peer ", "replies"), rounds, "%s", d);
 	cr_assert_eq(it_field(p->w.out, "rr ", "rounds"), rounds, "%s", d);
 	free(d);
@@ -624,10 +371,10 @@ static void rr_fast(const char *tls, bool nonblock)
 	struct pair p;
 	rr_case(tls, nonblock, "1024", RR_ROUNDS, &p);
 	long median = it_field(p.w.out, "rr ", "median_us"), total = it_field(p.w.out, "rr ", "total_us");
-	char *d = dump(&p);
+	char *d = tls_dump(&p);
 	cr_assert_lt(median, 30000, "median round trip %ld us: a timer-length wait per request\n%s", median, d);
 	cr_assert_lt(total, 3000000, "%d round trips took %ld us\n%s", RR_ROUNDS, total, d);
-	char *flat = writer_stats(&p, "writer ");
+	char *flat = tls_writer_stats(&p, "writer ");
 	cr_assert_geq(it_stat(flat, "tls.held"), 2L * RR_ROUNDS, "the requests were not held\n%s\n%s", flat, d);
 	free(flat);
 	free(d);
@@ -643,15 +390,15 @@ Test(tls_rr, tls13_event_loop_no_timer_wait) { rr_fast("1.3", true); }
 static void rr_wait_case(const char *kind)
 {
 	struct pair p;
-	pair_run(&p, IT_LIST("--tls", "1.3", "--reply-every", "132", "--deadline-ms", "10000"),
-		 IT_LIST("--tls", "1.3", "--rr", "50", "--rr-wait", kind), "1024", NULL);
-	char *d = dump(&p);
+	tls_pair_run(&p, IT_LIST("--tls", "1.3", "--reply-every", "132", "--deadline-ms", "10000"),
+		     IT_LIST("--tls", "1.3", "--rr", "50", "--rr-wait", kind), "1024", NULL);
+	char *d = tls_dump(&p);
 	it_assert_ran(&p.w);
-	assert_same_bytes(&p, "close_notify");
+	tls_assert_same_bytes(&p, "close_notify");
 	long median = it_field(p.w.out, "rr ", "median_us"), total = it_field(p.w.out, "rr ", "total_us");
 	cr_assert_lt(median, 30000, "median round trip %ld us waiting in %s\n%s", median, kind, d);
 	cr_assert_lt(total, 3000000, "50 round trips took %ld us waiting in %s\n%s", total, kind, d);
-	char *flat = writer_stats(&p, "writer ");
+	char *flat = tls_writer_stats(&p, "writer ");
 	cr_assert_geq(it_stat(flat, "tls.held"), 100, "the requests were not held\n%s\n%s", flat, d);
 	free(flat);
 	free(d);
@@ -672,7 +419,7 @@ Test(tls_rr, control_merge_off_waits_for_delayed_ack)
 	struct pair p;
 	rr_case("1.3", false, "0", 8, &p);
 	long median = it_field(p.w.out, "rr ", "median_us");
-	char *d = dump(&p);
+	char *d = tls_dump(&p);
 	cr_assert_geq(median, 30000, "without merging the median round trip was %ld us\n%s", median, d);
 	free(d);
 }
@@ -689,16 +436,16 @@ static void reset_runs(struct pair *ref, struct pair *p, const char *tls, const 
 {
 	const char *const *peer = IT_LIST("--tls", tls, "--reset-after", "17000");
 	const char *const *args = IT_LIST("--tls", tls, "--reset", calls, "--reset-wait", wait, "--sigpipe", sigpipe);
-	pair_run(ref, peer, args, "0", NULL);
-	pair_run(p, peer, args, "1024", NULL);
-	char *d = dump(p), *dr = dump(ref);
+	tls_pair_run(ref, peer, args, "0", NULL);
+	tls_pair_run(p, peer, args, "1024", NULL);
+	char *d = tls_dump(p), *dr = tls_dump(ref);
 	cr_assert_eq(it_field(ref->w.out, "reset ", "seen"), 1, "reference: no reset seen\n%s", dr);
 	cr_assert_eq(it_field(p->w.out, "reset ", "seen"), 1, "no reset seen\n%s", d);
 	cr_assert_eq(ref->peer.status, 0, "%s", dr);
 	cr_assert_eq(p->peer.status, 0, "%s", d);
 	if (p->w.status == 0) {
 		/* Without a held write the test proves nothing. */
-		char *flat = writer_stats(p, "reset ");
+		char *flat = tls_writer_stats(p, "reset ");
 		cr_assert_geq(it_stat(flat, "tls.held"), 1, "the 100-byte write was not held\n%s\n%s", flat, d);
 		cr_assert_geq(it_stat(flat, "tls.failures"), 1, "no flush failure counted\n%s\n%s", flat, d);
 		free(flat);
@@ -729,9 +476,9 @@ static void reset_case_ex(const char *tls, const char *next, const char *wait, c
 			  bool step2_exact)
 {
 	struct pair ref, p;
-	char *calls = xfmt("%s,write", next);
+	char *calls = tls_xfmt("%s,write", next);
 	reset_runs(&ref, &p, tls, calls, wait, sigpipe);
-	char *d = dump(&p), *dr = dump(&ref);
+	char *d = tls_dump(&p), *dr = tls_dump(&ref);
 	/* shut: SSL_get_shutdown after the call, also part of what the caller sees. */
 	static const char *const keys[] = { "call", "ret", "err", "errno", "errq", "shut" };
 	for (int step = 1; step <= 2; step++) {
@@ -807,9 +554,9 @@ Test(tls_reset, tls12_sigpipe_default_nanosleep_then_read) { reset_case("1.2", "
 static void same_batch_case(const char *tls, const char *write, const char *sigpipe)
 {
 	struct pair ref, p;
-	char *calls = xfmt("%s,%s,read,%s", write, write, write);
+	char *calls = tls_xfmt("%s,%s,read,%s", write, write, write);
 	reset_runs(&ref, &p, tls, calls, "none", sigpipe);
-	char *d = dump(&p), *dr = dump(&ref);
+	char *d = tls_dump(&p), *dr = tls_dump(&ref);
 	int first_ref = 0, first_run = 0;
 	for (int step = 1; step <= 4; step++) {
 		char *call = step_field(p.w.out, step, "call"), *ret = step_field(p.w.out, step, "ret");
@@ -884,7 +631,7 @@ static const char *python_script(void)
 	if (path)
 		return path;
 	const char *src = getenv("SOCKTUNE_TESTSRC");
-	char *guess = src && *src ? xfmt("%s/tls_asyncio.py", src) : xfmt("tests/integration/tls_asyncio.py");
+	char *guess = src && *src ? tls_xfmt("%s/tls_asyncio.py", src) : tls_xfmt("tests/integration/tls_asyncio.py");
 	path = realpath(guess, NULL);
 	cr_assert_not_null(path, "cannot find %s (run from the top of the tree or set SOCKTUNE_TESTSRC)", guess);
 	free(guess);
@@ -893,17 +640,17 @@ static const char *python_script(void)
 
 static void asyncio_case(const char *tls)
 {
-	make_cert();
+	tls_make_cert();
 	const char *const *argv =
-		IT_LIST(python_exe(), python_script(), "asyncio", "--cert", cert_pem, "--key", key_pem, "--tls", tls,
-			"--seed", "61", "--count", "3000");
+		IT_LIST(python_exe(), python_script(), "asyncio", "--cert", tls_cert_pem, "--key", tls_key_pem, "--tls",
+			tls, "--seed", "61", "--count", "3000");
 	struct it_run ref;
 	it_run(&ref, argv, NULL, 0);
 	it_assert_ran(&ref);
 	struct pair p = { 0 };
-	const char *const *env = writer_env(&p, "1024", NULL);
+	const char *const *env = tls_writer_env(&p, "1024", NULL);
 	it_run(&p.w, argv, env, IT_PRELOAD);
-	char *d = dump(&p);
+	char *d = tls_dump(&p);
 	it_assert_ran(&p.w);
 	cr_assert_eq(it_field(ref.out, "asyncio ", "match"), 1, "%s", ref.out);
 	cr_assert_str_eq(p.w.out, ref.out, "under socktune:\n%s\nwithout:\n%s", p.w.out, ref.out);
@@ -927,20 +674,21 @@ Test(tls_python, asyncio_memory_bio_untouched_tls13) { asyncio_case("1.3"); }
  * local dlopen (the _ssl module), so the hooks must find it with RTLD_NOLOAD. */
 Test(tls_python, sslsocket_merged_bytes_exact)
 {
-	make_cert();
+	tls_make_cert();
 	int port;
-	int lfd = make_listener(&port);
+	int lfd = tls_make_listener(&port);
 	struct pair p;
-	bg_start(&p.peer, IT_LIST(it_target("tlspeer"), "--listen-fd", "3", "--cert", cert_pem, "--key", key_pem),
-		 lfd, false);
+	tls_bg_start(&p.peer,
+		     IT_LIST(it_target("tlspeer"), "--listen-fd", "3", "--cert", tls_cert_pem, "--key", tls_key_pem),
+		     lfd, false);
 	close(lfd);
-	const char *const *env = writer_env(&p, "1024", NULL);
+	const char *const *env = tls_writer_env(&p, "1024", NULL);
 	it_run(&p.w,
-	       IT_LIST(python_exe(), python_script(), "sslsocket", "--port", xfmt("%d", port), "--seed", "62",
+	       IT_LIST(python_exe(), python_script(), "sslsocket", "--port", tls_xfmt("%d", port), "--seed", "62",
 		       "--count", "3000"),
 	       env, IT_PRELOAD);
-	bg_wait(&p.peer, BG_TIMEOUT_MS);
-	char *d = dump(&p);
+	tls_bg_wait(&p.peer, BG_TIMEOUT_MS);
+	char *d = tls_dump(&p);
 	it_assert_ran(&p.w);
 	cr_assert_eq(p.peer.status, 0, "%s", d);
 	char *sent = it_field_str(p.w.out, "sslsocket ", "sent"), *got = it_field_str(p.peer.out, "peer ", "sha256");
@@ -962,38 +710,38 @@ Test(tls_python, sslsocket_merged_bytes_exact)
 
 static void s_server_case(const char *tls, const char *merge)
 {
-	make_cert();
+	tls_make_cert();
 	int port = it_free_port();
-	char *accept = xfmt("127.0.0.1:%d", port);
+	char *accept = tls_xfmt("127.0.0.1:%d", port);
 	struct pair p;
 	/* stdin stays open: s_server ends the session at EOF on stdin. */
-	bg_start(&p.peer,
-		 IT_LIST("openssl", "s_server", "-accept", accept, "-cert", cert_pem, "-key", key_pem, "-naccept",
-			 "1", "-quiet", !strcmp(tls, "1.2") ? "-tls1_2" : "-tls1_3", "-num_tickets", "0"),
-		 -1, true);
+	tls_bg_start(&p.peer,
+		     IT_LIST("openssl", "s_server", "-accept", accept, "-cert", tls_cert_pem, "-key", tls_key_pem,
+			     "-naccept", "1", "-quiet", !strcmp(tls, "1.2") ? "-tls1_2" : "-tls1_3", "-num_tickets", "0"),
+		     -1, true);
 	int waited = 0;
 	while (!listening(port) && waited < 5000) {
-		sleep_ms(5);
+		tls_sleep_ms(5);
 		waited += 5;
 	}
 	cr_assert(listening(port), "openssl s_server does not listen on %d", port);
 	char *sent = it_path("sent.bin");
-	const char *const *env = writer_env(&p, merge, NULL);
+	const char *const *env = tls_writer_env(&p, merge, NULL);
 	it_run(&p.w,
-	       IT_LIST(it_target("tlswriter"), "--port", xfmt("%d", port), "--tls", tls, "--seed", "71", "--dump",
+	       IT_LIST(it_target("tlswriter"), "--port", tls_xfmt("%d", port), "--tls", tls, "--seed", "71", "--dump",
 		       sent, "--end", "shutdown"),
 	       env, IT_PRELOAD);
 	long want = it_field(p.w.out, "writer ", "bytes");
 	struct stat st = { 0 };
 	for (int t = 0; p.w.status == 0 && t < 10000 && (stat(p.peer.out_path, &st) != 0 || st.st_size < want);
 	     t += 5)
-		sleep_ms(5);
-	sleep_ms(50);
+		tls_sleep_ms(5);
+	tls_sleep_ms(50);
 	stat(p.peer.out_path, &st);
 	/* s_server serves until stdin closes: stop it. */
 	kill(-p.peer.pid, SIGTERM);
-	bg_wait(&p.peer, 5000);
-	char *d = dump(&p);
+	tls_bg_wait(&p.peer, 5000);
+	char *d = tls_dump(&p);
 	it_assert_ran(&p.w);
 	cr_assert_eq(st.st_size, want, "s_server printed %ld bytes, the writer wrote %ld\n%s", (long)st.st_size, want,
 		     d);
@@ -1001,7 +749,7 @@ static void s_server_case(const char *tls, const char *merge)
 	it_run(&c, IT_LIST("cmp", sent, p.peer.out_path), NULL, 0);
 	cr_assert_eq(c.status, 0, "s_server received other bytes: %s%s\n%s", c.out, c.err, p.w.out);
 	if (size_of(merge) > 0) {
-		char *flat = writer_stats(&p, "writer ");
+		char *flat = tls_writer_stats(&p, "writer ");
 		cr_assert_gt(it_stat(flat, "tls.held"), 0, "%s", flat);
 		free(flat);
 	}
@@ -1016,7 +764,7 @@ Test(tls_openssl, s_server_peer_tls13_16K) { s_server_case("1.3", "16K"); }
  * a piece that starts with Q, R, K or k is taken as a command and not sent. */
 static void s_client_case(const char *tls, const char *merge)
 {
-	make_cert();
+	tls_make_cert();
 	char *in = it_path("input.bin"), *got = it_path("got.bin");
 	FILE *f = fopen(in, "w");
 	cr_assert_not_null(f);
@@ -1027,19 +775,19 @@ static void s_client_case(const char *tls, const char *merge)
 	}
 	fclose(f);
 	int port;
-	int lfd = make_listener(&port);
+	int lfd = tls_make_listener(&port);
 	struct pair p;
-	bg_start(&p.peer,
-		 IT_LIST(it_target("tlspeer"), "--listen-fd", "3", "--cert", cert_pem, "--key", key_pem, "--tls", tls,
-			 "--out", got),
-		 lfd, false);
+	tls_bg_start(&p.peer,
+		     IT_LIST(it_target("tlspeer"), "--listen-fd", "3", "--cert", tls_cert_pem, "--key", tls_key_pem,
+			     "--tls", tls, "--out", got),
+		     lfd, false);
 	close(lfd);
-	const char *const *env = writer_env(&p, merge, NULL);
-	char *cmd = xfmt("exec openssl s_client -connect 127.0.0.1:%d -quiet -no_ign_eof -nocommands %s < '%s'", port,
-			 !strcmp(tls, "1.2") ? "-tls1_2" : "-tls1_3", in);
+	const char *const *env = tls_writer_env(&p, merge, NULL);
+	char *cmd = tls_xfmt("exec openssl s_client -connect 127.0.0.1:%d -quiet -no_ign_eof -nocommands %s < '%s'",
+			     port, !strcmp(tls, "1.2") ? "-tls1_2" : "-tls1_3", in);
 	it_run(&p.w, IT_LIST("sh", "-c", cmd), env, IT_PRELOAD);
-	bg_wait(&p.peer, BG_TIMEOUT_MS);
-	char *d = dump(&p);
+	tls_bg_wait(&p.peer, BG_TIMEOUT_MS);
+	char *d = tls_dump(&p);
 	it_assert_ran(&p.w);
 	cr_assert_eq(p.peer.status, 0, "%s", d);
 	cr_assert_eq(it_field(p.peer.out, "peer ", "bytes"), 1500000, "%s", d);

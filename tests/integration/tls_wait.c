@@ -1,12 +1,11 @@
 /* tls_wait.c: where held TLS bytes leave (issue 3 part B): every wait point, an SSL
  * that moves between threads, thread exit, fork.
  *
- * The program under test is tlswait (tests/targets/tlswait.c: tlswriter with another
- * main), preloaded with SOCKTUNE_TLS_MERGE=1024 and Nagle on; the peer is tlspeer,
- * never preloaded, as in tls.c. tls.c's helpers (the certificate, the background peer,
- * the writer's environment, the byte and stats checks) are static, so tls.c is
- * included here with its Test() definitions turned into unused static functions:
- * the helpers are shared, not copied, and its tests stay registered once.
+ * The program under test is tlswait (tests/targets/tlswait.c: tlswriter's client,
+ * tests/targets/tlsclient.h, with another main), preloaded with
+ * SOCKTUNE_TLS_MERGE=1024 and Nagle on; the peer is tlspeer, never preloaded, as in
+ * tls.c. The helpers (the certificate, the background peer, the writer's
+ * environment, the byte and stats checks) are shared with tls.c, in tls_common.c.
  *
  * When the bytes arrive: tlspeer runs with --reset-after N --reset-delay-ms 0, so it
  * exits the moment the N-th byte arrives (after hashing them all); a thread of the
@@ -26,16 +25,17 @@
  *                  child's _exit/exit sends nothing of the parent's
  */
 #include <criterion/criterion.h>
-
-#pragma push_macro("Test")
-#undef Test
-#define Test(suite, name, ...) __attribute__((unused)) static void tls_c_##suite##_##name(void)
-#include "tls.c"
-#pragma pop_macro("Test")
-
+#include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/pidfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "run.h"
+#include "tls_common.h"
 
 #define MS 1000000LL
 #define BATCH 132 /* tlswait's batch: 8 + 24 + 100 bytes */
@@ -47,8 +47,8 @@ static long long mono_ns(void)
 	return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
 }
 
-/* The instant the peer exited, seen through a pidfd (it is not reaped here: bg_wait
- * does that afterwards). */
+/* The instant the peer exited, seen through a pidfd (it is not reaped here:
+ * tls_bg_wait does that afterwards). */
 struct exit_watch {
 	int pidfd;
 	long long at_ns; /* 0: not seen */
@@ -69,13 +69,13 @@ static void *watch_exit(void *arg)
 static void wait_pair_run(struct pair *p, const char *const peer_args[], const char *const writer_args[],
 			  long long *exited_ns)
 {
-	make_cert();
+	tls_make_cert();
 	int port;
-	int lfd = make_listener(&port);
-	const char *const *pargv = cat_args(IT_LIST(it_target("tlspeer"), "--listen-fd", "3", "--cert",
-						    cert_pem, "--key", key_pem, "--deadline-ms", "10000"),
-					    peer_args);
-	bg_start(&p->peer, pargv, lfd, false);
+	int lfd = tls_make_listener(&port);
+	const char *const *pargv = tls_cat_args(IT_LIST(it_target("tlspeer"), "--listen-fd", "3", "--cert",
+							tls_cert_pem, "--key", tls_key_pem, "--deadline-ms", "10000"),
+						peer_args);
+	tls_bg_start(&p->peer, pargv, lfd, false);
 	close(lfd);
 	struct exit_watch w = { .pidfd = -1 };
 	pthread_t watcher;
@@ -84,16 +84,16 @@ static void wait_pair_run(struct pair *p, const char *const peer_args[], const c
 		cr_assert_geq(w.pidfd, 0, "pidfd_open: %s", strerror(errno));
 		cr_assert_eq(pthread_create(&watcher, NULL, watch_exit, &w), 0);
 	}
-	const char *const *env = writer_env(p, "1024", NULL);
+	const char *const *env = tls_writer_env(p, "1024", NULL);
 	const char *const *wargv =
-		cat_args(IT_LIST(it_target("tlswait"), "--port", xfmt("%d", port)), writer_args);
+		tls_cat_args(IT_LIST(it_target("tlswait"), "--port", tls_xfmt("%d", port)), writer_args);
 	it_run(&p->w, wargv, env, IT_PRELOAD);
 	if (exited_ns) {
 		pthread_join(watcher, NULL);
 		close(w.pidfd);
 		*exited_ns = w.at_ns;
 	}
-	bg_wait(&p->peer, BG_TIMEOUT_MS);
+	tls_bg_wait(&p->peer, BG_TIMEOUT_MS);
 }
 
 /* A CLOCK_MONOTONIC nanosecond count the writer printed (long is 64 bits here). */
@@ -107,7 +107,7 @@ static long long ll_field(const char *text, const char *prefix, const char *key)
  * FLUSHES records (-1: not checked); AT_EXIT likewise. */
 static void check_stats(const struct pair *p, long nbatch, long flushes, long at_exit)
 {
-	char *d = dump(p), *flat = writer_stats(p, "writer ");
+	char *d = tls_dump(p), *flat = tls_writer_stats(p, "writer ");
 	cr_assert_eq(it_stat(flat, "tls.held"), 3 * nbatch, "not every write was held\n%s\n%s", flat, d);
 	cr_assert_eq(it_stat(flat, "tls.bytes"), BATCH * nbatch, "%s\n%s", flat, d);
 	cr_assert_eq(it_stat(flat, "tls.failures"), 0, "%s\n%s", flat, d);
@@ -134,11 +134,12 @@ struct waited {
 
 static void run_wait(struct waited *r, const char *kind, const char *ms)
 {
-	wait_pair_run(&r->p, IT_LIST("--tls", "1.3", "--reset-after", xfmt("%d", BATCH), "--reset-delay-ms", "0"),
+	wait_pair_run(&r->p,
+		      IT_LIST("--tls", "1.3", "--reset-after", tls_xfmt("%d", BATCH), "--reset-delay-ms", "0"),
 		      IT_LIST("--wait", kind, "--ms", ms), &r->arrived);
-	char *d = dump(&r->p);
+	char *d = tls_dump(&r->p);
 	it_assert_ran(&r->p.w);
-	assert_same_bytes(&r->p, "reset");
+	tls_assert_same_bytes(&r->p, "reset");
 	r->before = ll_field(r->p.w.out, "wait ", "before_ns");
 	r->after = ll_field(r->p.w.out, "wait ", "after_ns");
 	cr_assert(r->before > 0 && r->after >= r->before, "no times printed\n%s", d);
@@ -154,7 +155,7 @@ static void wait_case(const char *kind)
 {
 	struct waited r;
 	run_wait(&r, kind, "1500");
-	char *d = dump(&r.p);
+	char *d = tls_dump(&r.p);
 	if (it_field(r.p.w.out, "wait ", "ret") == -1 && it_field(r.p.w.out, "wait ", "errno") == ENOSYS)
 		cr_skip_test("%s: this kernel does not have it", kind);
 	cr_assert_geq(r.after - r.before, 1400 * MS, "%s returned after %lld ms, not ~1500: the test proves nothing\n%s",
@@ -198,7 +199,7 @@ Test(tls_wait, control_spin_sends_nothing)
 {
 	struct waited r;
 	run_wait(&r, "spin", "1500");
-	char *d = dump(&r.p);
+	char *d = tls_dump(&r.p);
 	cr_assert_geq(r.arrived - r.before, 1400 * MS,
 		      "the held bytes arrived %lld ms into a 1500 ms busy loop: nothing was held, or the "
 		      "arrival is measured wrong\n%s",
@@ -214,7 +215,7 @@ Test(tls_wait, sem_wait_taken_at_once_sends_nothing)
 {
 	struct waited r;
 	run_wait(&r, "sem_now", "1000");
-	char *d = dump(&r.p);
+	char *d = tls_dump(&r.p);
 	cr_assert_eq(it_field(r.p.w.out, "wait ", "ret"), 0, "sem_wait failed\n%s", d);
 	cr_assert_geq(r.arrived, r.after,
 		      "the held bytes arrived %lld ms after a sem_wait that did not wait, before the "
@@ -236,12 +237,12 @@ static void handoff_case(const char *via, long nbatch, long flushes)
 {
 	struct pair p;
 	long long arrived;
-	const char *reset_at = xfmt("%ld", nbatch * BATCH);
+	const char *reset_at = tls_xfmt("%ld", nbatch * BATCH);
 	wait_pair_run(&p, IT_LIST("--tls", "1.3", "--reset-after", reset_at, "--reset-delay-ms", "0"),
 		      IT_LIST("--handoff", via), &arrived);
-	char *d = dump(&p);
+	char *d = tls_dump(&p);
 	it_assert_ran(&p.w);
-	assert_same_bytes(&p, "reset");
+	tls_assert_same_bytes(&p, "reset");
 	cr_assert_eq(it_field(p.w.out, "writer ", "bytes"), nbatch * BATCH, "%s", d);
 	long long exit_at = ll_field(p.w.out, "handoff ", "exit_ns"), spin_end = ll_field(p.w.out, "handoff ", "spin_end_ns");
 	cr_assert(exit_at > 0 && spin_end > exit_at, "no times printed\n%s", d);
@@ -273,10 +274,10 @@ static void fork_case(const char *who, const char *child_end)
 {
 	struct pair p;
 	wait_pair_run(&p, IT_LIST("--tls", "1.3"), IT_LIST("--fork", who, "--child", child_end), NULL);
-	char *d = dump(&p);
+	char *d = tls_dump(&p);
 	it_assert_ran(&p.w);
 	cr_assert_eq(it_field(p.w.out, "fork ", "status"), 0, "the child did not exit 0\n%s", d);
-	assert_same_bytes(&p, "close_notify");
+	tls_assert_same_bytes(&p, "close_notify");
 	cr_assert_eq(it_field(p.w.out, "writer ", "bytes"), 2 * BATCH, "%s", d);
 	check_stats(&p, 2, -1, -1);
 	free(d);

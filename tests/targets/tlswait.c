@@ -3,10 +3,9 @@
  * small writes and then does one thing the held bytes must (or must not) leave at:
  * a wait point, a handoff of the SSL to another thread, a thread exit, a fork.
  *
- * It is tlswriter with another main: tlswriter.c is included, so the connection,
- * the hashed writes (write_all) and the "writer ..." summary line are tlswriter's own,
- * and tlspeer is the peer, exactly as in the tls tests.  (tlswriter's helpers are
- * static; including the file is how they are shared without copying them.)
+ * It is tlswriter's client (tlsclient.h, included by both) with another main: the
+ * connection, the hashed writes (write_all) and the "writer ..." summary line are
+ * tlswriter's own, and tlspeer is the peer, exactly as in the tls tests.
  *
  * Every batch is 3 writes of 8, 24 and 100 bytes (132 bytes), each held under
  * socktune with SOCKTUNE_TLS_MERGE=1024.  Times are CLOCK_MONOTONIC nanoseconds,
@@ -46,15 +45,29 @@
  * And always the tlswriter summary line "writer pid=P ... bytes=N sha256=HEX ...".
  * Exit status 0 on success, 1 on a TLS or system failure.
  */
-#define main tlswriter_main
-#include "tlswriter.c"
-#undef main
-
+#include <errno.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tlsclient.h"
 
 static long long mono_ns(void)
 {
@@ -95,7 +108,7 @@ static void raw_sleep_until(long long deadline_ns)
 		;
 }
 
-/* One batch: 3 small writes, hashed and counted by tlswriter's write_all. */
+/* One batch: 3 small writes, hashed and counted by write_all (tlsclient.h). */
 static void batch(void)
 {
 	static const size_t piece[] = { 8, 24, 100 };

@@ -68,9 +68,7 @@
  *   --sigpipe ignore|default   SIGPIPE disposition (default ignore)
  * Exit status 0 on success, 1 on a TLS or socket failure (with a line on stderr).
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
@@ -83,8 +81,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/sockios.h>
-#include <sys/ioctl.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
 #include <sys/socket.h>
@@ -92,165 +88,21 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAXW 20000
-#define REC 16384
+#include "tlsclient.h"
 
-enum api { API_WRITE, API_WRITE_EX, API_MIX };
-
+/* tlswriter's own flags (those it shares with tlswait are opt, in tlsclient.h). */
 static struct {
-	int port;
-	const char *tls;
-	bool nonblock, partial, moving, nodelay;
-	enum api api;
-	uint64_t seed;
-	long count, size, sndbuf, rr, tail;
+	long count, rr, tail;
 	const char *end, *reset, *reset_wait, *sigpipe, *dump, *sizes, *rr_wait;
 	long fork_at;
-} opt = { .fork_at = -1, .tls = "1.3", .api = API_MIX, .seed = 1, .count = 2000, .size = 1024, .tail = 3, .end = "shutdown",
-	  .reset_wait = "none", .sigpipe = "ignore" };
-
-static SSL *ssl;
-static int fd = -1;
-static EVP_MD_CTX *md;
-static FILE *dump;
-static uint64_t rng;
-static unsigned long long total;
-static unsigned long writes, nonzero, small, big, big_records, plain_records;
-static unsigned long want_write, want_read, partials, polls;
-
-/* Zero-length writes: the first result of each call, and whether later ones agree. */
-static struct zero {
-	unsigned long n;
-	int ret, err;
-	size_t written;
-	bool same;
-} zero_w = { .same = true }, zero_ex = { .same = true };
-
-static uint64_t next_rand(void)
-{
-	uint64_t z = (rng += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static void fill(unsigned char *b, size_t n)
-{
-	for (size_t i = 0; i < n; i += 8) {
-		uint64_t v = next_rand();
-		size_t k = n - i < 8 ? n - i : 8;
-		memcpy(b + i, &v, k);
-	}
-}
-
-static void fail(const char *what, int ret)
-{
-	int e = errno;
-	fprintf(stderr, "tlswriter: %s failed: ret=%d SSL_get_error=%d errno=%d (%s)\n", what, ret,
-		ssl ? SSL_get_error(ssl, ret) : -1, e, strerror(e));
-	ERR_print_errors_fp(stderr);
-	exit(1);
-}
-
-static void wait_fd(short events)
-{
-	struct pollfd p = { .fd = fd, .events = events };
-	polls++;
-	while (poll(&p, 1, 10000) < 0 && errno == EINTR)
-		;
-}
-
-static bool use_ex(void)
-{
-	if (opt.api == API_MIX)
-		return next_rand() & 1;
-	return opt.api == API_WRITE_EX;
-}
-
-static void note_zero(struct zero *z, int ret, int err, size_t written)
-{
-	if (z->n++ == 0) {
-		z->ret = ret, z->err = err, z->written = written;
-	} else if (z->ret != ret || z->err != err || z->written != written) {
-		z->same = false;
-	}
-}
-
-/* Writes all N bytes of B (the caller's view of one "message"), retrying on WANT_*
- * with the same arguments, and adds them to the hash. */
-static void write_all(const unsigned char *b, size_t n, bool ex)
-{
-	static unsigned char moved[2][MAXW];
-	int flip = 0;
-	size_t off = 0;
-	bool retry = false;
-	writes++;
-	if (n == 0) {
-		if (ex) {
-			size_t w = 12345;
-			int r = SSL_write_ex(ssl, b, 0, &w);
-			note_zero(&zero_ex, r, SSL_get_error(ssl, r), w);
-		} else {
-			int r = SSL_write(ssl, b, 0);
-			note_zero(&zero_w, r, SSL_get_error(ssl, r), 0);
-		}
-		ERR_clear_error();
-		return;
-	}
-	nonzero++;
-	while (off < n) {
-		const unsigned char *p = b + off;
-		size_t len = n - off;
-		if (retry && opt.moving) {
-			memcpy(moved[flip], p, len);
-			p = moved[flip];
-			flip ^= 1;
-		}
-		size_t w = 0;
-		int r;
-		errno = 0;
-		if (ex) {
-			r = SSL_write_ex(ssl, p, len, &w);
-		} else {
-			r = SSL_write(ssl, p, (int)len);
-			if (r > 0)
-				w = (size_t)r;
-		}
-		if (r > 0) {
-			if (w == 0 || w > len) {
-				fprintf(stderr, "tlswriter: write of %zu reported %zu written\n", len, w);
-				exit(1);
-			}
-			if (w < len)
-				partials++;
-			off += w;
-			retry = false;
-			continue;
-		}
-		int err = SSL_get_error(ssl, r);
-		if (opt.nonblock && err == SSL_ERROR_WANT_WRITE) {
-			want_write++;
-			wait_fd(POLLOUT);
-		} else if (opt.nonblock && err == SSL_ERROR_WANT_READ) {
-			want_read++;
-			wait_fd(POLLIN);
-		} else {
-			fail(ex ? "SSL_write_ex" : "SSL_write", r);
-		}
-		retry = true;
-	}
-	EVP_DigestUpdate(md, b, n);
-	total += n;
-	if (dump && fwrite(b, 1, n, dump) != n)
-		fail("--dump", 0);
-}
+} wopt = { .fork_at = -1, .count = 2000, .tail = 3, .end = "shutdown", .reset_wait = "none", .sigpipe = "ignore" };
 
 static size_t pick_size(void)
 {
-	if (opt.sizes) {
+	if (wopt.sizes) {
 		static const char *at;
 		if (!at || !*at)
-			at = opt.sizes;
+			at = wopt.sizes;
 		char *end;
 		size_t n = (size_t)strtoul(at, &end, 10);
 		at = *end == ',' ? end + 1 : end;
@@ -270,72 +122,17 @@ static size_t pick_size(void)
 	return 1 + next_rand() % MAXW;
 }
 
-static void account(size_t n)
-{
-	if (n == 0)
-		return;
-	unsigned long recs = (unsigned long)((n + REC - 1) / REC);
-	plain_records += recs;
-	if ((long)n <= opt.size) {
-		small++;
-	} else {
-		big++;
-		big_records += recs;
-	}
-}
-
-static void print_summary(void)
-{
-	unsigned char digest[EVP_MAX_MD_SIZE];
-	unsigned int dlen = 0;
-	char hex[2 * EVP_MAX_MD_SIZE + 1] = "none";
-	EVP_MD_CTX *copy = EVP_MD_CTX_new();
-	if (copy && EVP_MD_CTX_copy_ex(copy, md) && EVP_DigestFinal_ex(copy, digest, &dlen))
-		for (unsigned int i = 0; i < dlen; i++)
-			snprintf(hex + 2 * i, 3, "%02x", digest[i]);
-	EVP_MD_CTX_free(copy);
-	printf("writer pid=%ld writes=%lu nonzero=%lu bytes=%llu sha256=%s small=%lu big=%lu "
-	       "big_records=%lu plain_records=%lu want_write=%lu want_read=%lu partial=%lu polls=%lu\n",
-	       (long)getpid(), writes, nonzero, total, hex, small, big, big_records, plain_records,
-	       want_write, want_read, partials, polls);
-	if (zero_w.n)
-		printf("zero_write n=%lu ret=%d err=%d same=%d\n", zero_w.n, zero_w.ret, zero_w.err,
-		       zero_w.same);
-	if (zero_ex.n)
-		printf("zero_write_ex n=%lu ret=%d written=%zu err=%d same=%d\n", zero_ex.n, zero_ex.ret,
-		       zero_ex.written, zero_ex.err, zero_ex.same);
-	if (dump)
-		fflush(dump);
-	fflush(stdout);
-}
-
-static long long now_us(void);
-
-/* Until the kernel has nothing left to send: the writes that follow then fit in the
- * free send space, which socktune requires before it holds anything. */
-static void settle(void)
-{
-	long long t0 = now_us();
-	for (;;) {
-		int q = 0;
-		if (ioctl(fd, SIOCOUTQ, &q) < 0 || q == 0 || now_us() - t0 > 2000000)
-			break;
-		struct timespec ts = { 0, 1000000 };
-		nanosleep(&ts, NULL);
-	}
-}
-
 static void pattern(void)
 {
 	static unsigned char buf[MAXW];
 	long batch = 0;
-	for (long i = 0; i < opt.count; i++) {
+	for (long i = 0; i < wopt.count; i++) {
 		if (opt.nonblock && batch-- <= 0) {
 			/* The event loop waits for the socket before each batch. */
 			wait_fd(POLLOUT);
 			batch = (long)(next_rand() % 16);
 		}
-		if (i == opt.fork_at) {
+		if (i == wopt.fork_at) {
 			fflush(NULL);
 			pid_t child = fork();
 			if (child < 0)
@@ -352,20 +149,13 @@ static void pattern(void)
 		account(n);
 		write_all(buf, n, ex);
 	}
-	if (opt.tail > 0)
+	if (wopt.tail > 0)
 		settle();
-	for (long i = 0; i < opt.tail; i++) {
+	for (long i = 0; i < wopt.tail; i++) {
 		fill(buf, 24);
 		account(24);
 		write_all(buf, 24, use_ex());
 	}
-}
-
-static long long now_us(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (long long)t.tv_sec * 1000000 + t.tv_nsec / 1000;
 }
 
 static int cmp_ll(const void *a, const void *b)
@@ -423,19 +213,19 @@ static void request_response(void)
 {
 	static const size_t piece[] = { 8, 24, 100 };
 	unsigned char buf[128];
-	long long *dt = calloc((size_t)opt.rr, sizeof *dt);
+	long long *dt = calloc((size_t)wopt.rr, sizeof *dt);
 	if (!dt)
 		exit(1);
 	long long start = now_us();
-	for (long i = 0; i < opt.rr; i++) {
+	for (long i = 0; i < wopt.rr; i++) {
 		long long t0 = now_us();
 		for (int k = 0; k < 3; k++) {
 			fill(buf, piece[k]);
 			account(piece[k]);
 			write_all(buf, piece[k], use_ex());
 		}
-		if (opt.rr_wait && !SSL_pending(ssl))
-			wait_readable(opt.rr_wait);
+		if (wopt.rr_wait && !SSL_pending(ssl))
+			wait_readable(wopt.rr_wait);
 		for (;;) {
 			unsigned char c;
 			int r = SSL_read(ssl, &c, 1);
@@ -457,9 +247,9 @@ static void request_response(void)
 		dt[i] = now_us() - t0;
 	}
 	long long all = now_us() - start;
-	qsort(dt, (size_t)opt.rr, sizeof *dt, cmp_ll);
-	printf("rr rounds=%ld median_us=%lld p90_us=%lld max_us=%lld total_us=%lld\n", opt.rr,
-	       dt[opt.rr / 2], dt[opt.rr * 9 / 10], dt[opt.rr - 1], all);
+	qsort(dt, (size_t)wopt.rr, sizeof *dt, cmp_ll);
+	printf("rr rounds=%ld median_us=%lld p90_us=%lld max_us=%lld total_us=%lld\n", wopt.rr,
+	       dt[wopt.rr / 2], dt[wopt.rr * 9 / 10], dt[wopt.rr - 1], all);
 	free(dt);
 }
 
@@ -524,30 +314,18 @@ static void reset_scenario(void)
 	printf("reset pid=%ld seen=%d spin_ms=%lld state=%u\n", (long)getpid(), seen, (now_us() - t0) / 1000,
 	       ti.tcpi_state);
 	fflush(stdout);
-	if (!strcmp(opt.reset_wait, "nanosleep")) {
+	if (!strcmp(wopt.reset_wait, "nanosleep")) {
 		struct timespec ts = { 0, 1000000 };
 		nanosleep(&ts, NULL);
-	} else if (!strcmp(opt.reset_wait, "poll")) {
+	} else if (!strcmp(wopt.reset_wait, "poll")) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		poll(&p, 1, 10);
 	}
 	char calls[256];
-	snprintf(calls, sizeof calls, "%s", opt.reset);
+	snprintf(calls, sizeof calls, "%s", wopt.reset);
 	int k = 1;
 	for (char *save, *c = strtok_r(calls, ",", &save); c; c = strtok_r(NULL, ",", &save))
 		reset_step(k++, c);
-}
-
-static long num_arg(const char *s)
-{
-	char *e;
-	errno = 0;
-	long v = strtol(s, &e, 0);
-	if (errno || *e || v < 0) {
-		fprintf(stderr, "tlswriter: bad number %s\n", s);
-		exit(2);
-	}
-	return v;
 }
 
 static void parse(int argc, char **argv)
@@ -584,108 +362,35 @@ static void parse(int argc, char **argv)
 		else if (!strcmp(a, "--seed"))
 			opt.seed = (uint64_t)num_arg(v);
 		else if (!strcmp(a, "--count"))
-			opt.count = num_arg(v);
+			wopt.count = num_arg(v);
 		else if (!strcmp(a, "--size"))
 			opt.size = num_arg(v);
 		else if (!strcmp(a, "--end"))
-			opt.end = v;
+			wopt.end = v;
 		else if (!strcmp(a, "--rr-wait"))
-			opt.rr_wait = v;
+			wopt.rr_wait = v;
 		else if (!strcmp(a, "--fork-at"))
-			opt.fork_at = num_arg(v);
+			wopt.fork_at = num_arg(v);
 		else if (!strcmp(a, "--sizes"))
-			opt.sizes = v;
+			wopt.sizes = v;
 		else if (!strcmp(a, "--tail"))
-			opt.tail = num_arg(v);
+			wopt.tail = num_arg(v);
 		else if (!strcmp(a, "--dump"))
-			opt.dump = v;
+			wopt.dump = v;
 		else if (!strcmp(a, "--sndbuf"))
 			opt.sndbuf = num_arg(v);
 		else if (!strcmp(a, "--rr"))
-			opt.rr = num_arg(v);
+			wopt.rr = num_arg(v);
 		else if (!strcmp(a, "--reset"))
-			opt.reset = v;
+			wopt.reset = v;
 		else if (!strcmp(a, "--reset-wait"))
-			opt.reset_wait = v;
+			wopt.reset_wait = v;
 		else if (!strcmp(a, "--sigpipe"))
-			opt.sigpipe = v;
+			wopt.sigpipe = v;
 		else {
 			fprintf(stderr, "tlswriter: unknown flag %s\n", a);
 			exit(2);
 		}
-	}
-}
-
-static void connect_tls(void)
-{
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd < 0)
-		fail("socket", -1);
-	int one = 1;
-	if (opt.sndbuf > 0) {
-		int v = (int)opt.sndbuf;
-		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof v);
-	}
-	if (opt.nodelay)
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	struct sockaddr_in a = { .sin_family = AF_INET,
-				 .sin_port = htons((uint16_t)opt.port),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0)
-		fail("connect", -1);
-	if (opt.nonblock)
-		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-
-	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-	if (!ctx)
-		fail("SSL_CTX_new", 0);
-	if (!strcmp(opt.tls, "1.2")) {
-		SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-		SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION);
-	} else if (!strcmp(opt.tls, "1.3")) {
-		SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
-		SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
-	}
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-	ssl = SSL_new(ctx);
-	if (!ssl)
-		fail("SSL_new", 0);
-	long mode = 0;
-	if (opt.partial)
-		mode |= SSL_MODE_ENABLE_PARTIAL_WRITE;
-	if (opt.moving)
-		mode |= SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER;
-	if (mode)
-		SSL_set_mode(ssl, mode);
-	SSL_set_fd(ssl, fd);
-	for (;;) {
-		int r = SSL_connect(ssl);
-		if (r == 1)
-			break;
-		int err = SSL_get_error(ssl, r);
-		if (opt.nonblock && err == SSL_ERROR_WANT_READ)
-			wait_fd(POLLIN);
-		else if (opt.nonblock && err == SSL_ERROR_WANT_WRITE)
-			wait_fd(POLLOUT);
-		else
-			fail("SSL_connect", r);
-	}
-	polls = 0;
-}
-
-static void shutdown_tls(void)
-{
-	for (;;) {
-		int r = SSL_shutdown(ssl);
-		if (r >= 0)
-			break;
-		int err = SSL_get_error(ssl, r);
-		if (opt.nonblock && err == SSL_ERROR_WANT_WRITE)
-			wait_fd(POLLOUT);
-		else if (opt.nonblock && err == SSL_ERROR_WANT_READ)
-			wait_fd(POLLIN);
-		else
-			fail("SSL_shutdown", r);
 	}
 }
 
@@ -698,27 +403,27 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tlswriter: --port is required\n");
 		return 2;
 	}
-	if (!strcmp(opt.sigpipe, "ignore"))
+	if (!strcmp(wopt.sigpipe, "ignore"))
 		signal(SIGPIPE, SIG_IGN);
 	rng = opt.seed;
-	if (opt.dump && !(dump = fopen(opt.dump, "w")))
-		fail(opt.dump, 0);
+	if (wopt.dump && !(dump = fopen(wopt.dump, "w")))
+		fail(wopt.dump, 0);
 	md = EVP_MD_CTX_new();
 	if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL))
 		fail("sha256", 0);
 	connect_tls();
 
-	if (opt.reset) {
+	if (wopt.reset) {
 		reset_scenario();
 		return 0;
 	}
-	if (opt.rr > 0)
+	if (wopt.rr > 0)
 		request_response();
 	else
 		pattern();
 	print_summary();
 
-	const char *end = opt.end;
+	const char *end = wopt.end;
 	if (!strcmp(end, "shutdown")) {
 		shutdown_tls();
 		SSL_free(ssl);
