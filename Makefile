@@ -40,7 +40,7 @@ ALL_CFLAGS   := -std=c11 $(WARN) $(CFLAGS) $(CONFIG_CFLAGS)
 PURE_SRC := config/config.c config/size.c config/rule.c shim/platform.c shim/iov.c
 LIB_SRC  := $(PURE_SRC) shim/real.c shim/init.c shim/log.c shim/fdtable.c \
 	shim/sockopt.c shim/stats.c shim/connect.c shim/fdops.c shim/write.c shim/ssl.c \
-	shim/wait.c
+	shim/wait.c shim/cork.c
 CLI_SRC  := $(PURE_SRC) shim/cli/main.c shim/cli/run.c shim/cli/check.c
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/lib/%.o)

@@ -47,9 +47,16 @@ void conf_defaults(struct st_config *c)
 	memset(c, 0, sizeof(*c));
 	c->mode = ST_MODE_ON;
 	c->log = ST_LOG_WARN;
-	c->defaults = (struct st_opts){ST_AUTO, ST_AUTO, ST_DEFAULT, 0, ST_MERGE_DEFAULT,
-				       ST_TLS_MERGE_DEFAULT};
-	c->env = (struct st_opts){ST_UNSET, ST_UNSET, ST_UNSET, ST_UNSET, ST_UNSET, ST_UNSET};
+	c->defaults = (struct st_opts){
+		.sndbuf = ST_AUTO,
+		.rcvbuf = ST_AUTO,
+		.nodelay = ST_DEFAULT,
+		.force = 0,
+		.merge = ST_MERGE_DEFAULT,
+		.tls_merge = ST_TLS_MERGE_DEFAULT,
+		.cork = ST_CORK_OFF,
+	};
+	c->env = (struct st_opts){ST_UNSET, ST_UNSET, ST_UNSET, ST_UNSET, ST_UNSET, ST_UNSET, ST_UNSET};
 }
 
 const char *mode_name(int mode)
@@ -142,6 +149,15 @@ static int opt_setting(struct st_config *c, struct st_opts *o, const config_sett
 			o->merge = v;
 		return 1;
 	}
+	if (!strcmp(key, "cork")) {
+		int v;
+		if (!text || cork_parse(text, &v) < 0)
+			diagf(diag, ctx, c, source, line, path, "\"%s\" is not valid; accepted: %s",
+			      shown, ST_CORK_ACCEPTED);
+		else
+			o->cork = v;
+		return 1;
+	}
 	if (!strcmp(key, "tls_merge")) {
 		long v;
 		if (!text || tls_merge_parse(text, &v) < 0)
@@ -166,14 +182,15 @@ static int opt_setting(struct st_config *c, struct st_opts *o, const config_sett
 static void read_defaults(struct st_config *c, const config_setting_t *g, const char *source,
 			  st_diag_fn diag, void *ctx)
 {
-	struct st_opts o = {ST_UNSET, ST_UNSET, ST_UNSET, ST_UNSET, ST_UNSET, ST_UNSET};
+	struct st_opts o = {ST_UNSET, ST_UNSET, ST_UNSET, ST_UNSET, ST_UNSET, ST_UNSET, ST_UNSET};
 	for (int i = 0; i < config_setting_length(g); i++) {
 		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
 		char path[96];
 		snprintf(path, sizeof(path), "defaults.%s", config_setting_name(s));
 		if (!opt_setting(c, &o, s, source, path, diag, ctx))
 			diagf(diag, ctx, c, source, (int)config_setting_source_line(s), path,
-			      "unknown key; accepted: sndbuf, rcvbuf, nodelay, force, merge, tls_merge");
+			      "unknown key; accepted: sndbuf, rcvbuf, nodelay, force, merge, tls_merge, "
+			      "cork");
 	}
 	if (o.sndbuf != ST_UNSET)
 		c->defaults.sndbuf = o.sndbuf;
@@ -187,6 +204,8 @@ static void read_defaults(struct st_config *c, const config_setting_t *g, const 
 		c->defaults.merge = o.merge;
 	if (o.tls_merge != ST_UNSET)
 		c->defaults.tls_merge = o.tls_merge;
+	if (o.cork != ST_UNSET)
+		c->defaults.cork = o.cork;
 }
 
 /* One match key of a rule.  Returns 0 when it was good, -1 when the rule
@@ -224,7 +243,7 @@ static int match_setting(struct st_rule *r, const config_setting_t *s, const cha
 
 #define RULE_KEYS                                                                                  \
 	"name, family, type, role, program, local_port, peer_port, peer, sndbuf, rcvbuf, "         \
-	"nodelay, force, merge, tls_merge"
+	"nodelay, force, merge, tls_merge, cork"
 
 /* Reads the rules of one file into out[]; returns how many were good. */
 static int read_rules(struct st_config *c, const config_setting_t *list, const char *source,
@@ -247,7 +266,7 @@ static int read_rules(struct st_config *c, const config_setting_t *list, const c
 			      "must be a group { ... }; this rule is ignored");
 			continue;
 		}
-		struct st_rule r = {.opts = {ST_UNSET, ST_UNSET, ST_UNSET, ST_UNSET, ST_UNSET, ST_UNSET}};
+		struct st_rule r = {.opts = {ST_UNSET, ST_UNSET, ST_UNSET, ST_UNSET, ST_UNSET, ST_UNSET, ST_UNSET}};
 		copy_str(r.source, sizeof(r.source), source);
 		r.line = line;
 		int good = 1;
@@ -371,6 +390,7 @@ static const struct {
 	{"force", "SOCKTUNE_FORCE"},
 	{"merge", "SOCKTUNE_MERGE"},
 	{"tls_merge", "SOCKTUNE_TLS_MERGE"},
+	{"cork", "SOCKTUNE_CORK"},
 };
 
 const char *conf_env_name(const char *key)
@@ -429,10 +449,14 @@ static int set_key(struct st_config *c, const char *key, const char *value, cons
 		if (tls_merge_parse(value, &lv) == 0)
 			return c->env.tls_merge = lv, 0;
 		acc = ST_TLS_MERGE_ACCEPTED;
+	} else if (!strcmp(key, "cork")) {
+		if (cork_parse(value, &iv) == 0)
+			return c->env.cork = iv, 0;
+		acc = ST_CORK_ACCEPTED;
 	} else {
 		diagf(diag, ctx, c, source, line, shown_key,
 		      "unknown key; accepted: mode, log, stats, sndbuf, rcvbuf, nodelay, force, merge, "
-		      "tls_merge");
+		      "tls_merge, cork");
 		return -1;
 	}
 	diagf(diag, ctx, c, source, line, shown_key, "\"%s\" is not valid; accepted: %s", value, acc);
@@ -499,6 +523,8 @@ static void overlay(struct st_opts *o, const struct st_opts *top)
 		o->merge = top->merge;
 	if (top->tls_merge != ST_UNSET)
 		o->tls_merge = top->tls_merge;
+	if (top->cork != ST_UNSET)
+		o->cork = top->cork;
 }
 
 const struct st_rule *conf_decide(const struct st_config *c, const struct st_sock *s,

@@ -86,6 +86,20 @@ int type_parse(const char *text, unsigned *mask)
 	return bits_parse(text, types, sizeof(types) / sizeof(types[0]), mask);
 }
 
+int cork_parse(const char *text, int *cork)
+{
+	for (int c = ST_CORK_OFF; c <= ST_CORK_ON; c++)
+		if (!strcasecmp(text, cork_name(c)))
+			return *cork = c, 0;
+	return -1;
+}
+
+const char *cork_name(int cork)
+{
+	static const char *const names[] = {"off", "auto", "on"};
+	return cork >= ST_CORK_OFF && cork <= ST_CORK_ON ? names[cork] : "?";
+}
+
 int role_parse(const char *text, int *role)
 {
 	if (!strcasecmp(text, "client"))

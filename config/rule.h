@@ -24,7 +24,13 @@ struct st_opts {
 	int force;
 	long merge;     /* iovecs of at most this many bytes are merged; 0 = off */
 	long tls_merge; /* SSL_writes of at most this many bytes are held; 0 = off */
+	int cork;       /* ST_CORK_* */
 };
+
+enum { ST_CORK_OFF = 0, ST_CORK_AUTO = 1, ST_CORK_ON = 2 };
+#define ST_CORK_ACCEPTED "\"off\", \"auto\" or \"on\""
+int cork_parse(const char *text, int *cork);
+const char *cork_name(int cork);
 
 struct st_portset {
 	int n;

@@ -4,6 +4,7 @@
  * window scale, and a non-blocking connect is tuned like a blocking one.  A
  * server's receive buffer goes on the listener for the same reason; the
  * sockets accept returns inherit it. */
+#include "cork.h"
 #include "fdtable.h"
 #include "log.h"
 #include "platform.h"
@@ -91,6 +92,10 @@ static void set_merge(struct fd_state *e, const struct st_opts *o)
 	/* Stream sockets only: DTLS records are datagrams, not a byte stream. */
 	e->tls_merge = on && o->tls_merge > 0 && e->type == ST_TYPE_STREAM ? (uint32_t)o->tls_merge
 									  : 0;
+	e->cork = on && is_tcp(e) ? (uint8_t)platform_cork(o->cork) : ST_CORK_OFF;
+	/* The program corked it before connect: it is the program's. */
+	if (e->cork && (e->flags & FD_USER_CORK))
+		stat_inc(cork_yielded);
 }
 
 static void client_policy(int fd, const struct sockaddr *addr, socklen_t len)
@@ -107,6 +112,7 @@ static void client_policy(int fd, const struct sockaddr *addr, socklen_t len)
 	describe(&s, fd, e, ST_ROLE_CLIENT, addr, len, 1);
 	decide(&o, &s, fd);
 	set_merge(e, &o);
+	cork_for_life(fd, e);
 	count_seen(e, ST_ROLE_CLIENT, sockopt_apply(fd, e, &o, OPT_SNDBUF | OPT_RCVBUF | OPT_NODELAY));
 }
 
@@ -184,6 +190,7 @@ static void server_policy(int lfd, int fd)
 		which |= OPT_RCVBUF;
 	}
 	set |= sockopt_apply(fd, e, &o, which);
+	cork_for_life(fd, e);
 	count_seen(e, ST_ROLE_SERVER, set);
 }
 

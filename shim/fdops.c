@@ -1,6 +1,7 @@
 /* Bookkeeping hooks: they keep the fd table true as descriptors are made,
  * copied and closed, and record the options the program sets itself.  None
  * of them changes what the real call does or returns. */
+#include "cork.h"
 #include "fdtable.h"
 #include "sockopt.h"
 #include "state.h"
@@ -174,6 +175,10 @@ SOCKTUNE_HOOK void closefrom(int lo)
 
 static uint32_t user_flag(int level, int name)
 {
+#ifdef TCP_CORK
+	if (level == IPPROTO_TCP && name == TCP_CORK)
+		return FD_USER_CORK;
+#endif
 	if (level == SOL_SOCKET && (name == SO_SNDBUF || name == SO_SNDBUFFORCE))
 		return FD_USER_SNDBUF;
 	if (level == SOL_SOCKET && (name == SO_RCVBUF || name == SO_RCVBUFFORCE))
@@ -192,7 +197,9 @@ SOCKTUNE_HOOK int setsockopt(int fd, int level, int name, const void *val, sockl
 	if (r == 0 && flag) {
 		int saved = errno;
 		struct fd_state *e = sock_validate(fd);
-		if (e)
+		if (e && flag == FD_USER_CORK)
+			cork_yield(e);
+		else if (e)
 			__atomic_or_fetch(&e->flags, flag, __ATOMIC_RELAXED);
 		errno = saved;
 	}

@@ -18,6 +18,7 @@ enum {
 	FD_USER_NODELAY = 1u << 4, /* ... TCP_NODELAY */
 	FD_TCP_COUNT = 1u << 5,    /* its TCP figures go into the stats at close */
 	FD_LISTENER = 1u << 6,
+	FD_USER_CORK = 1u << 7,    /* the program corks it (TCP_CORK, MSG_MORE) */
 };
 #define FD_USER_ALL (FD_USER_SNDBUF | FD_USER_RCVBUF | FD_USER_NODELAY)
 
@@ -31,6 +32,7 @@ struct fd_state {
 	long listener_rcvbuf; /* rcvbuf set on a listener, which accepted sockets inherit */
 	uint32_t merge;       /* writev/sendmsg merge threshold; 0 = pass through */
 	uint32_t tls_merge;   /* largest SSL_write held on this socket; 0 = none */
+	uint8_t cork;         /* ST_CORK_* decided for this socket */
 };
 
 /* The entry for fd, or NULL when it was never made. */

@@ -34,6 +34,28 @@ const struct platform_row platform_rows[] = {
 };
 const int platform_nrows = sizeof(platform_rows) / sizeof(platform_rows[0]);
 
+#if defined(__linux__)
+const char *const platform_cork_note = "cork: off, auto (MSG_MORE + TCP_CORK) and on (TCP_CORK)";
+#elif defined(__FreeBSD__)
+const char *const platform_cork_note =
+	"cork: only on (TCP_NOPUSH); auto is off here: TCP_NOPUSH has no timer";
+#else
+const char *const platform_cork_note =
+	"cork: off here (TCP_NOPUSH is broken on macOS; no TCP_CORK elsewhere)";
+#endif
+
+int platform_cork(int cork)
+{
+#if defined(__linux__)
+	return cork;
+#elif defined(__FreeBSD__)
+	return cork == ST_CORK_ON ? ST_CORK_ON : ST_CORK_OFF;
+#else
+	(void)cork;
+	return ST_CORK_OFF;
+#endif
+}
+
 const char *platform_name(void)
 {
 	return PLATFORM;

@@ -14,6 +14,12 @@
  * leaves the kernel alone. */
 void platform_resolve(struct st_opts *o, unsigned family, unsigned type);
 
+/* What cork = auto | on becomes here: auto needs MSG_MORE and TCP_CORK's
+ * timer (Linux); FreeBSD's TCP_NOPUSH has no timer, so only on; macOS's
+ * TCP_NOPUSH is broken, so nothing. */
+int platform_cork(int cork);
+extern const char *const platform_cork_note;
+
 /* The system this was built for: "Linux", "macOS", "FreeBSD" or "other". */
 const char *platform_name(void);
 

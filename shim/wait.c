@@ -6,6 +6,7 @@
  *
  * The _FORTIFY_SOURCE variants (__read_chk and friends) are wait points too:
  * a fortified program calls them instead of read(). */
+#include "cork.h"
 #include "state.h"
 #include "tls.h"
 
@@ -13,11 +14,21 @@
 #include <stdarg.h>
 #include <unistd.h>
 
+/* TLS first: its flush writes records, which corking holds; then the
+ * push sends them too. */
 #define WAIT()                                                                                     \
 	do {                                                                                       \
-		if (unlikely(socktune_tls_pending))                                                \
-			tls_flush_thread(FLUSH_WAIT);                                              \
+		if (unlikely(socktune_tls_pending | socktune_cork_pending))                         \
+			wait_flush();                                                              \
 	} while (0)
+
+static void wait_flush(void)
+{
+	if (socktune_tls_pending)
+		tls_flush_thread(FLUSH_WAIT);
+	if (socktune_cork_pending)
+		cork_push_thread();
+}
 
 SOCKTUNE_HOOK int poll(struct pollfd *fds, nfds_t n, int timeout)
 {
@@ -213,6 +224,8 @@ static void leaving(int why)
 {
 	if (unlikely(socktune_tls_used) && getpid() == socktune_pid)
 		tls_flush_all(why);
+	/* A socket that survives exec keeps what MSG_MORE held. */
+	cork_push_thread();
 }
 
 SOCKTUNE_HOOK int execve(const char *path, char *const argv[], char *const envp[])

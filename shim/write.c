@@ -1,44 +1,73 @@
-/* The write family.  writev and sendmsg merge runs of small iovecs on
- * sockets whose rule asks for it (iov.c); write and send only pass through
- * for now.  On any other descriptor, or when socktune is off, a hook is the
- * mode test, the fd-table lookup and the real call. */
+/* The write family.  On a socket whose rule asks for it, writev and
+ * sendmsg merge runs of small iovecs (iov.c), and every call of the family
+ * goes out with MSG_MORE when the socket is auto-corked (cork.c).  On any
+ * other descriptor, or when socktune is off, a hook is the mode test, the
+ * fd-table lookup and the real call. */
+#include "cork.h"
 #include "fdtable.h"
 #include "iov.h"
 #include "state.h"
 #include "stats.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <sys/socket.h>
 
-/* Calls with more iovecs than this pass through: the rewritten array lives
- * on the stack, like the merged bytes. */
+/* Calls with more iovecs than this are not merged: the rewritten array
+ * lives on the stack, like the merged bytes. */
 #define MERGE_IOV_MAX 256
+
+/* After a send socktune made of a write: the table said socket, but the
+ * kernel says not, because the number was closed and reused behind
+ * socktune's back (an fclose of an fdopen'd socket, say).  Nothing was
+ * sent; the entry goes, errno comes back, and the caller's own call is
+ * made as it was.  Returns whether that is the case. */
+static int not_a_socket(int fd, ssize_t r, int saved_errno)
+{
+	if (r >= 0 || errno != ENOTSOCK)
+		return 0;
+	fd_state_forget(fd);
+	errno = saved_errno;
+	return 1;
+}
+
+/* fd's state when socktune may act on its writes, else NULL.  Asked before
+ * anything the caller passed is read. */
+static struct fd_state *acting(int fd)
+{
+	if (st_mode() != ST_MODE_ON)
+		return NULL;
+	struct fd_state *e = fd_state_get(fd);
+	return e && (e->merge || e->cork) ? e : NULL;
+}
 
 SOCKTUNE_HOOK ssize_t write(int fd, const void *buf, size_t len)
 {
-	st_mode();
-	return real.write(fd, buf, len);
+	struct fd_state *e = acting(fd);
+	int more = e && e->cork ? cork_flags(fd, e) : 0;
+	/* On a socket, write(2) is send(2) with no flags. */
+	if (likely(!more))
+		return real.write(fd, buf, len);
+	int saved = errno;
+	ssize_t r = real.send(fd, buf, len, more);
+	return not_a_socket(fd, r, saved) ? real.write(fd, buf, len) : r;
+}
+
+/* The program's own MSG_MORE: it corks this socket itself from now on. */
+static int send_flags(int fd, struct fd_state *e, int flags)
+{
+	if (!e || !e->cork)
+		return flags;
+	if (flags & MSG_MORE) {
+		cork_yield(e);
+		return flags;
+	}
+	return flags | cork_flags(fd, e);
 }
 
 SOCKTUNE_HOOK ssize_t send(int fd, const void *buf, size_t len, int flags)
 {
-	st_mode();
-	return real.send(fd, buf, len, flags);
-}
-
-/* The threshold for fd, or 0 when its writes pass through.  Asked before
- * anything the caller passed is read: when socktune is off or fd is not
- * merged, not even the msghdr is touched. */
-static size_t merge_size(int fd)
-{
-	if (st_mode() != ST_MODE_ON)
-		return 0;
-	const struct fd_state *e = fd_state_get(fd);
-	return e ? e->merge : 0;
-}
-
-static int mergeable(size_t iovcnt)
-{
-	return iovcnt >= 2 && iovcnt <= MERGE_IOV_MAX;
+	return real.send(fd, buf, len, send_flags(fd, acting(fd), flags));
 }
 
 static void count_merge(int in, int out, size_t copied)
@@ -49,45 +78,66 @@ static void count_merge(int in, int out, size_t copied)
 	stat_add(merge_bytes, copied);
 }
 
+/* Merges iov into out/buf when e asks for it.  Returns the array to send
+ * and its length in *n. */
+static const struct iovec *merged(const struct fd_state *e, const struct iovec *iov, int *n,
+				  char *buf, size_t cap, struct iovec *out)
+{
+	if (!e->merge || *n < 2 || *n > MERGE_IOV_MAX)
+		return iov;
+	size_t copied;
+	int m = iov_coalesce(iov, *n, e->merge, buf, cap, out, &copied);
+	if (m == *n)
+		return iov;
+	count_merge(*n, m, copied);
+	*n = m;
+	return out;
+}
+
 SOCKTUNE_HOOK ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 {
-	size_t small = merge_size(fd);
-	if (likely(!small) || iovcnt < 0 || !mergeable((size_t)iovcnt))
+	struct fd_state *e = acting(fd);
+	/* Out-of-range counts go to the kernel as they are, for its errno. */
+	if (likely(!e) || iovcnt < 1 || iovcnt > IOV_MAX)
 		return real.writev(fd, iov, iovcnt);
 
 	char buf[ST_MERGE_MAX];
 	struct iovec out[MERGE_IOV_MAX];
-	size_t copied;
-	int n = iov_coalesce(iov, iovcnt, small, buf, sizeof(buf), out, &copied);
-	if (n == iovcnt)
-		return real.writev(fd, iov, iovcnt);
-	count_merge(iovcnt, n, copied);
+	int n = iovcnt;
+	const struct iovec *v = merged(e, iov, &n, buf, sizeof(buf), out);
+	int more = e->cork ? cork_flags(fd, e) : 0;
+	if (more) {
+		struct msghdr msg = {.msg_iov = (struct iovec *)v, .msg_iovlen = (size_t)n};
+		int saved = errno;
+		ssize_t r = real.sendmsg(fd, &msg, more);
+		if (!not_a_socket(fd, r, saved))
+			return r;
+	}
 	/* One piece is one write(2), which on any descriptor means what a
 	 * one-element writev(2) means, except for nothing at all: write(2) of 0
 	 * bytes sends an empty datagram, writev(2) of empty iovecs does not. */
-	if (n == 1 && out[0].iov_len)
-		return real.write(fd, out[0].iov_base, out[0].iov_len);
-	return real.writev(fd, out, n);
+	if (n == 1 && v != iov && v[0].iov_len)
+		return real.write(fd, v[0].iov_base, v[0].iov_len);
+	return real.writev(fd, v, n);
 }
 
 SOCKTUNE_HOOK ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
+	struct fd_state *e = acting(fd);
 	/* MSG_ZEROCOPY pins the caller's pages until the kernel says it is done
 	 * with them: a copy would change what that notification means. */
-	size_t small = merge_size(fd);
-	if (likely(!small) || !msg || (flags & MSG_ZEROCOPY) || !mergeable(msg->msg_iovlen))
+	if (likely(!e) || !msg || (flags & MSG_ZEROCOPY))
 		return real.sendmsg(fd, msg, flags);
+	flags = send_flags(fd, e, flags);
 
 	char buf[ST_MERGE_MAX];
 	struct iovec out[MERGE_IOV_MAX];
-	size_t copied;
-	int in = (int)msg->msg_iovlen;
-	int n = iov_coalesce(msg->msg_iov, in, small, buf, sizeof(buf), out, &copied);
-	if (n == in)
+	int n = msg->msg_iovlen <= MERGE_IOV_MAX ? (int)msg->msg_iovlen : 0;
+	const struct iovec *v = n ? merged(e, msg->msg_iov, &n, buf, sizeof(buf), out) : NULL;
+	if (!v || v == msg->msg_iov)
 		return real.sendmsg(fd, msg, flags);
-	count_merge(in, n, copied);
 	struct msghdr copy = *msg;
-	copy.msg_iov = out;
+	copy.msg_iov = (struct iovec *)v;
 	copy.msg_iovlen = (size_t)n;
 	return real.sendmsg(fd, &copy, flags);
 }

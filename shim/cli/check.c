@@ -47,6 +47,10 @@ static void print_opts(const struct st_opts *o)
 		printf("%stls_merge=%s", sep, o->tls_merge ? buf : "off");
 		sep = " ";
 	}
+	if (o->cork != ST_UNSET) {
+		printf("%scork=%s", sep, cork_name(o->cork));
+		sep = " ";
+	}
 	printf("%s\n", *sep ? "" : "(nothing: the defaults apply)");
 }
 
@@ -187,6 +191,7 @@ int cli_check(int argc, char **argv)
 	for (int i = 0; i < platform_nrows; i++)
 		printf("  %-20s %-8s %-8s %s\n", platform_rows[i].socket, platform_rows[i].sndbuf,
 		       platform_rows[i].rcvbuf, platform_rows[i].why);
+	printf("  %s\n", platform_cork_note);
 	print_limits(&cfg);
 
 	if (cfg.errors) {

@@ -1,0 +1,122 @@
+/* Corking.  With cork = auto every write on a TCP socket goes to the kernel
+ * with MSG_MORE, which holds a partial segment; before the writing thread
+ * waits, one setsockopt(TCP_CORK, 0) per socket pushes what is held.  So a
+ * burst of small writes leaves as full segments, and no request waits for
+ * its answer behind a held segment.  A thread that never waits falls back
+ * on the kernel's own limit, about 200 ms.
+ *
+ * Linux only: FreeBSD's TCP_NOPUSH has no timer, so there only cork = on
+ * applies; on macOS corking is off (TCP_NOPUSH is broken there). */
+#include "cork.h"
+
+#include "log.h"
+#include "state.h"
+#include "stats.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+
+#define TLS_TLS __attribute__((tls_model("initial-exec")))
+#define HELD_MAX 16
+
+TLS_TLS __thread int socktune_cork_pending;
+static TLS_TLS __thread int held[HELD_MAX];
+static TLS_TLS __thread int nheld;
+
+static pthread_key_t exit_key;
+
+/* A thread that ends will not wait again: push what it holds. */
+static void thread_exit(void *unused)
+{
+	(void)unused;
+	cork_push_thread();
+}
+
+static void make_exit_key(void)
+{
+	pthread_key_create(&exit_key, thread_exit);
+}
+
+static void push(int fd)
+{
+#ifdef TCP_CORK
+	/* Only a socket still auto-corked by us: the number may name another
+	 * socket by now, one whose program corks it itself. */
+	const struct fd_state *e = fd_state_get(fd);
+	if (!e || e->cork != ST_CORK_AUTO || (e->flags & FD_USER_CORK))
+		return;
+	int off = 0;
+	if (real.setsockopt(fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off)) == 0)
+		stat_inc(cork_pushes);
+#else
+	(void)fd;
+#endif
+}
+
+void cork_push_thread(void)
+{
+	if (!nheld)
+		return;
+	int saved = errno;
+	/* Cleared first: a signal handler that writes while this runs notes
+	 * its socket anew, and at worst it waits for the kernel's timer. */
+	int n = nheld;
+	nheld = 0;
+	socktune_cork_pending = 0;
+	for (int i = 0; i < n; i++)
+		push(held[i]);
+	errno = saved;
+}
+
+int cork_flags(int fd, struct fd_state *e)
+{
+#ifdef MSG_MORE
+	if (e->cork != ST_CORK_AUTO || (e->flags & FD_USER_CORK))
+		return 0;
+	stat_inc(cork_held);
+	for (int i = 0; i < nheld; i++)
+		if (held[i] == fd)
+			return MSG_MORE;
+	if (nheld == HELD_MAX)
+		cork_push_thread();
+	if (nheld == 0) {
+		static pthread_once_t once = PTHREAD_ONCE_INIT;
+		pthread_once(&once, make_exit_key);
+		pthread_setspecific(exit_key, &nheld);
+	}
+	held[nheld++] = fd;
+	socktune_cork_pending = 1;
+	return MSG_MORE;
+#else
+	(void)fd, (void)e;
+	return 0;
+#endif
+}
+
+void cork_yield(struct fd_state *e)
+{
+	uint32_t was = __atomic_fetch_or(&e->flags, FD_USER_CORK, __ATOMIC_RELAXED);
+	if (e->cork && !(was & FD_USER_CORK)) {
+		stat_inc(cork_yielded);
+		log_debug("the program corks a socket itself: socktune leaves it alone");
+	}
+}
+
+void cork_for_life(int fd, struct fd_state *e)
+{
+#if defined(TCP_CORK)
+	int on = 1, name = TCP_CORK;
+#elif defined(TCP_NOPUSH) && !defined(__APPLE__)
+	int on = 1, name = TCP_NOPUSH;
+#else
+	int on = 0, name = 0;
+#endif
+	if (!on || e->cork != ST_CORK_ON || (e->flags & FD_USER_CORK))
+		return;
+	if (real.setsockopt(fd, IPPROTO_TCP, name, &on, sizeof(on)) == 0)
+		stat_inc(cork_corked);
+	else
+		stat_inc(failures);
+}
