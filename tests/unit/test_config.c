@@ -356,3 +356,38 @@ Test(config, merge_in_rules_defaults_and_environment)
 	conf_decide(&cfg, &unix_s, &o);
 	cr_assert_eq(o.merge, 1024, "SOCKTUNE_MERGE overrides every rule");
 }
+
+Test(config, cork_in_rules_defaults_and_environment)
+{
+	const char *extra = write_file("extra.conf", "defaults = { cork = \"auto\"; };\n"
+						     "rules = ( { role = \"server\"; cork = \"on\"; },\n"
+						     "          { role = \"client\"; cork = \"sometimes\"; } );\n");
+	put_env("SOCKTUNE_CONFIG", extra);
+	load();
+	cr_assert_eq(nmsgs, 1, "%s", msgs);
+	cr_assert(strstr(msgs, ":3: rules[1].cork: \"sometimes\" is not valid; accepted: \"off\", "
+			       "\"auto\" or \"on\""),
+		  "%s", msgs);
+	struct st_opts o;
+	struct st_sock server = {.family = ST_FAM_INET, .type = ST_TYPE_STREAM,
+				 .role = ST_ROLE_SERVER};
+	struct st_sock client = server;
+	client.role = ST_ROLE_CLIENT;
+	conf_decide(&cfg, &server, &o);
+	cr_assert_eq(o.cork, ST_CORK_ON);
+	conf_decide(&cfg, &client, &o);
+	cr_assert_eq(o.cork, ST_CORK_AUTO, "the bad option fell back to the defaults");
+
+	put_env("SOCKTUNE_CORK", "off");
+	msgs[0] = '\0';
+	nmsgs = 0;
+	load();
+	conf_decide(&cfg, &server, &o);
+	cr_assert_eq(o.cork, ST_CORK_OFF, "SOCKTUNE_CORK overrides every rule");
+}
+
+Test(config, cork_is_off_by_default)
+{
+	load();
+	cr_assert_eq(cfg.defaults.cork, ST_CORK_OFF);
+}
