@@ -55,6 +55,31 @@ static void push(int fd)
 #endif
 }
 
+void cork_push_fd(int fd)
+{
+	for (int i = 0; i < nheld; i++) {
+		if (held[i] != fd)
+			continue;
+		held[i] = held[--nheld];
+		socktune_cork_pending = nheld != 0;
+		int saved = errno;
+		push(fd);
+		errno = saved;
+		return;
+	}
+}
+
+void cork_fork_prepare(void)
+{
+	cork_push_thread();
+}
+
+void cork_fork_child(void)
+{
+	nheld = 0;
+	socktune_cork_pending = 0;
+}
+
 void cork_push_thread(void)
 {
 	if (!nheld)

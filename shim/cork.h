@@ -21,6 +21,15 @@ void cork_yield(struct fd_state *e);
 /* Pushes every socket this thread holds corked: it is about to wait. */
 void cork_push_thread(void);
 
+/* Pushes fd if this thread holds it: it is being closed or shut down, and
+ * another descriptor may still name the same connection.  No system call
+ * when it holds nothing there. */
+void cork_push_fd(int fd);
+
+/* fork: the parent pushes before (prepare), the child holds nothing. */
+void cork_fork_prepare(void);
+void cork_fork_child(void);
+
 /* cork = on: corks fd for good, right after its policy was decided. */
 void cork_for_life(int fd, struct fd_state *e);
 

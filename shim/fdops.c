@@ -26,9 +26,13 @@ static void retire(int fd)
 	struct fd_state *e = fd_state_get(fd);
 	if (!e || !e->flags)
 		return;
-	/* TLS bytes held for this socket go out while it still exists. */
+	/* TLS bytes held for this socket go out while it still exists, and
+	 * what the kernel holds for it is pushed: a dup may keep the
+	 * connection open after this close. */
 	if (unlikely(socktune_tls_used))
 		tls_flush_fd(fd);
+	if (unlikely(socktune_cork_pending))
+		cork_push_fd(fd);
 	if ((e->flags & FD_TCP_COUNT) && e->owner == socktune_pid)
 		stats_tcp_collect(fd);
 	fd_state_forget(fd);

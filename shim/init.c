@@ -2,6 +2,7 @@
  * the report at exit.  The configuration is read in the constructor, so that
  * a bad file is reported when the program starts, not at its first socket;
  * the real functions wait for the first hook (real.c). */
+#include "cork.h"
 #include "fdtable.h"
 #include "log.h"
 #include "sockopt.h"
@@ -48,10 +49,17 @@ static void diag_log(void *ctx, const char *source, int line, const char *key, c
 		log_warn("%s: %s", where, msg);
 }
 
+static void before_fork(void)
+{
+	tls_fork_prepare();
+	cork_fork_prepare();
+}
+
 static void after_fork_child(void)
 {
 	socktune_pid = getpid();
 	tls_fork_child();
+	cork_fork_child();
 	stats_reset();
 	sockopt_reset_warnings();
 }
@@ -85,7 +93,7 @@ static void load_config_now(void)
 	conf_load(&socktune_cfg, SOCKTUNE_SYSCONFDIR, secure, secure_getenv, diag_log, NULL,
 		  program_invocation_short_name, path ? path : program_invocation_name);
 	socktune_log_level = socktune_cfg.log;
-	pthread_atfork(tls_fork_prepare, NULL, after_fork_child);
+	pthread_atfork(before_fork, NULL, after_fork_child);
 	log_debug("mode %s, %d rule(s), %d file(s) read%s", mode_name(socktune_cfg.mode),
 		  socktune_cfg.nrules, socktune_cfg.nsources, secure ? ", setuid: system file only" : "");
 	errno = saved;

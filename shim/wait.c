@@ -214,6 +214,9 @@ SOCKTUNE_HOOK int shutdown(int fd, int how)
 {
 	if (unlikely(socktune_tls_used))
 		tls_flush_fd(fd);
+	/* SHUT_WR sends what is held with the FIN; SHUT_RD would not. */
+	if (unlikely(socktune_cork_pending))
+		cork_push_fd(fd);
 	return REAL(shutdown)(fd, how);
 }
 
