@@ -2,7 +2,7 @@
  * tlsreplay: a Spice-like replay (seed 004, issue 3). A client sends thousands of small
  * messages to a server over TCP, each message written as 3 to 5 small pieces, the way
  * spice-server hands each iovec of a message to its own SSL_write. The file owns the
- * message schedule, the four ways of writing it (the arms), the check that the server got
+ * message schedule, the ways of writing it (the arms), the check that the server got
  * every byte in order, and the figures: TCP payload bytes and segments from the sender's
  * TCP_INFO, TLS application-data records counted on the receiver, wall time and the
  * writer's CPU. It knows nothing of socktune: bench/run decides which client is preloaded.
@@ -14,7 +14,10 @@
  * ARM is one of
  *   plain      one writev() per message, no TLS;
  *   tls-piece  one SSL_write() per piece (what Spice does: the arm socktune is for);
- *   tls-msg    the pieces of each message copied into one SSL_write(), by hand.
+ *   tls-msg    the pieces of each message copied into one SSL_write(), by hand;
+ *   tls-cork   one SSL_write() per piece between setsockopt(TCP_CORK, 1) and
+ *              setsockopt(TCP_CORK, 0) around each message: corked by hand, as
+ *              spice-server corks around what it sends.
  *
  * OPTIONS (the same on both sides; `run` passes them on):
  *   -n MESSAGES  how many messages (default 5000)
@@ -77,8 +80,9 @@
 
 extern char **environ;
 
-enum arm { ARM_PLAIN, ARM_TLS_PIECE, ARM_TLS_MSG };
-static const char *const arm_names[] = {"plain", "tls-piece", "tls-msg"};
+enum arm { ARM_PLAIN, ARM_TLS_PIECE, ARM_TLS_MSG, ARM_TLS_CORK };
+static const char *const arm_names[] = {"plain", "tls-piece", "tls-msg", "tls-cork"};
+#define NARMS ((int)(sizeof arm_names / sizeof arm_names[0]))
 
 struct opts {
 	enum arm arm;
@@ -113,7 +117,7 @@ static _Noreturn void usage(void)
 	fputs("usage: tlsreplay run [-n MESSAGES] [-p USEC] [-s SEED] [-2] [-N] [-E NAME=VAL]... ARM\n"
 	      "       tlsreplay server [OPTIONS] ARM READY_FD\n"
 	      "       tlsreplay client [OPTIONS] ARM PORT\n"
-	      "ARM: plain | tls-piece | tls-msg\n",
+	      "ARM: plain | tls-piece | tls-msg | tls-cork\n",
 	      stderr);
 	exit(2);
 }
@@ -535,13 +539,22 @@ static int do_client(const struct opts *o, int port)
 			}
 			break;
 		}
-		case ARM_TLS_PIECE: {
+		case ARM_TLS_PIECE:
+		case ARM_TLS_CORK: {
+			int cork = 1;
+			if (o->arm == ARM_TLS_CORK &&
+			    setsockopt(s, IPPROTO_TCP, TCP_CORK, &cork, sizeof cork) != 0)
+				die("setsockopt TCP_CORK 1");
 			size_t at = 0;
 			for (int i = 0; i < msg.npieces; i++) {
 				ssl_write_all(ssl, base + at, msg.len[i]);
 				at += msg.len[i];
 				ssl_writes++;
 			}
+			cork = 0;
+			if (o->arm == ARM_TLS_CORK &&
+			    setsockopt(s, IPPROTO_TCP, TCP_CORK, &cork, sizeof cork) != 0)
+				die("setsockopt TCP_CORK 0");
 			break;
 		}
 		case ARM_TLS_MSG:
@@ -788,7 +801,7 @@ int main(int argc, char **argv)
 	if (i >= argc)
 		usage();
 	int found = 0;
-	for (int k = 0; k < 3; k++)
+	for (int k = 0; k < NARMS; k++)
 		if (strcmp(argv[i], arm_names[k]) == 0) {
 			o.arm = (enum arm)k;
 			found = 1;

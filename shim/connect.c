@@ -166,7 +166,9 @@ static void server_policy(int lfd, int fd)
 		return;
 
 	memset(e, 0, sizeof(*e));
-	e->flags = FD_KNOWN | FD_DONE | (l->flags & FD_USER_ALL) | (is_tcp(l) ? FD_TCP_COUNT : 0);
+	/* The kernel copies the listener's options, TCP_CORK included. */
+	e->flags = FD_KNOWN | FD_DONE | (l->flags & (FD_USER_ALL | FD_USER_CORK)) |
+		   (is_tcp(l) ? FD_TCP_COUNT : 0);
 	e->family = l->family;
 	e->type = l->type;
 	e->role = ST_ROLE_SERVER;

@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <stdlib.h>
 
 #define TLS_TLS __attribute__((tls_model("initial-exec")))
 #define HELD_MAX 16
@@ -34,9 +35,17 @@ static void thread_exit(void *unused)
 	cork_push_thread();
 }
 
+/* exit(3) closes the process's sockets, and the FIN pushes; but a socket
+ * that another process shares stays open, with what MSG_MORE held. */
+static void push_at_exit(void)
+{
+	cork_push_thread();
+}
+
 static void make_exit_key(void)
 {
 	pthread_key_create(&exit_key, thread_exit);
+	atexit(push_at_exit);
 }
 
 static void push(int fd)

@@ -184,7 +184,7 @@ SOCKTUNE_HOOK int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
  * every lock, and flushing there would send each piece alone. */
 static int sem_taken_now(sem_t *s)
 {
-	if (likely(!socktune_tls_pending))
+	if (likely(!(socktune_tls_pending | socktune_cork_pending)))
 		return 0;
 	int saved = errno;
 	if (sem_trywait(s) == 0)
