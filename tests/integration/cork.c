@@ -680,3 +680,34 @@ RR_KIND(sleep)
 
 Test(cork_rr, control_on_stalls_epoll_tls) { rr_control("epoll", true); }
 Test(cork_rr, control_on_stalls_sleep_tls) { rr_control("sleep", true); }
+
+/* A TCP_CORK the program sets on its listener is the accepted sockets' too (the kernel
+ * corks them): cork = auto must leave them alone, not push the program's cork away at
+ * the next wait point. */
+Test(cork, own_tcp_cork_on_the_listener_left_alone)
+{
+	const char *script =
+		"import socket, time\n"
+		"l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen()\n"
+		"l.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)\n"
+		"c = socket.create_connection(l.getsockname()); s, _ = l.accept()\n"
+		"s.send(b'x' * 10)\n"
+		"time.sleep(0.01)\n"
+		"print('cork', s.getsockopt(socket.IPPROTO_TCP, socket.TCP_CORK))\n";
+	struct it_run r;
+	char *stats = it_path("st.json");
+	char *env_stats = tls_xfmt("SOCKTUNE_STATS=%s", stats);
+	it_run(&r, IT_LIST(tls_python_exe(), "-c", script), IT_LIST("SOCKTUNE_CORK=auto", env_stats),
+	       IT_PRELOAD);
+	it_assert_ran(&r);
+	cr_assert_not_null(strstr(r.out, "cork 1"), "the accepted socket lost the cork it inherited:\n%s",
+			   r.out);
+	char *why = NULL, *flat = it_stats_flat(stats, &why);
+	cr_assert_not_null(flat, "stats: %s", why);
+	cr_assert_eq(it_stat(flat, "cork.pushes"), 0, "socktune pushed the program's socket:\n%s", flat);
+	cr_assert_eq(it_stat(flat, "cork.yielded"), 1, "%s", flat);
+	it_run_free(&r);
+	free(flat);
+	free(env_stats);
+	free(stats);
+}

@@ -607,23 +607,6 @@ Test(tls_reset, tls13_same_batch_sigpipe_default) { same_batch_case("1.3", "writ
 
 /* ---- tls_python ---- */
 
-static const char *python_exe(void)
-{
-	static char *exe;
-	if (exe)
-		return exe;
-	if (!it_have("python3"))
-		cr_skip_test("python3 is not installed");
-	struct it_run r;
-	/* python3 may be a wrapper (pyenv) that needs the runner's environment; the
-	 * interpreter itself does not. */
-	it_run(&r, IT_LIST("python3", "-c", "import sys, ssl; print(sys.executable)"), NULL, IT_INHERIT_ENV);
-	it_assert_ran(&r);
-	r.out[strcspn(r.out, "\n")] = 0;
-	exe = strdup(r.out);
-	it_run_free(&r);
-	return exe;
-}
 
 static const char *python_script(void)
 {
@@ -642,7 +625,7 @@ static void asyncio_case(const char *tls)
 {
 	tls_make_cert();
 	const char *const *argv =
-		IT_LIST(python_exe(), python_script(), "asyncio", "--cert", tls_cert_pem, "--key", tls_key_pem, "--tls",
+		IT_LIST(tls_python_exe(), python_script(), "asyncio", "--cert", tls_cert_pem, "--key", tls_key_pem, "--tls",
 			tls, "--seed", "61", "--count", "3000");
 	struct it_run ref;
 	it_run(&ref, argv, NULL, 0);
@@ -684,7 +667,7 @@ Test(tls_python, sslsocket_merged_bytes_exact)
 	close(lfd);
 	const char *const *env = tls_writer_env(&p, "1024", NULL);
 	it_run(&p.w,
-	       IT_LIST(python_exe(), python_script(), "sslsocket", "--port", tls_xfmt("%d", port), "--seed", "62",
+	       IT_LIST(tls_python_exe(), python_script(), "sslsocket", "--port", tls_xfmt("%d", port), "--seed", "62",
 		       "--count", "3000"),
 	       env, IT_PRELOAD);
 	tls_bg_wait(&p.peer, BG_TIMEOUT_MS);

@@ -232,3 +232,21 @@ void tls_assert_same_bytes(const struct pair *p, const char *want_end)
 	free(psha);
 	free(d);
 }
+
+const char *tls_python_exe(void)
+{
+	static char *exe;
+	if (exe)
+		return exe;
+	if (!it_have("python3"))
+		cr_skip_test("python3 is not installed");
+	struct it_run r;
+	/* python3 may be a wrapper (pyenv) that needs the runner's environment; the
+	 * interpreter itself does not. */
+	it_run(&r, IT_LIST("python3", "-c", "import sys, ssl; print(sys.executable)"), NULL, IT_INHERIT_ENV);
+	it_assert_ran(&r);
+	r.out[strcspn(r.out, "\n")] = 0;
+	exe = strdup(r.out);
+	it_run_free(&r);
+	return exe;
+}

@@ -82,4 +82,8 @@ char *tls_writer_stats(const struct pair *p, const char *prefix);
  * (close_notify or eof) when not NULL. */
 void tls_assert_same_bytes(const struct pair *p, const char *want_end);
 
+/* The python3 interpreter itself (not a pyenv shim), found once; skips the test
+ * when there is no python3. */
+const char *tls_python_exe(void);
+
 #endif
