@@ -19,12 +19,11 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#define TLS_TLS __attribute__((tls_model("initial-exec")))
 #define HELD_MAX 16
 
-TLS_TLS __thread int socktune_cork_pending;
-static TLS_TLS __thread int held[HELD_MAX];
-static TLS_TLS __thread int nheld;
+ST_THREAD_LOCAL int socktune_cork_pending;
+static ST_THREAD_LOCAL int held[HELD_MAX];
+static ST_THREAD_LOCAL int nheld;
 
 static pthread_key_t exit_key;
 

@@ -4,12 +4,13 @@
 #define SOCKTUNE_CORK_H
 
 #include "fdtable.h"
+#include "hook.h"
 
 #include <stddef.h>
 #include <sys/socket.h>
 
 /* Non-zero when this thread has sent with MSG_MORE and not pushed since. */
-extern __thread int socktune_cork_pending;
+extern ST_THREAD_LOCAL int socktune_cork_pending;
 
 /* The flag a write on e gets: MSG_MORE when the socket is auto-corked and
  * the program does not cork it itself, else 0.  Notes fd as held. */

@@ -33,7 +33,7 @@ static pthread_once_t config_once = PTHREAD_ONCE_INIT;
 /* Set while this thread reads the configuration.  A hooked call made from
  * inside that (a malloc that closes a file, say) must pass straight
  * through: waiting on config_once from inside it would deadlock. */
-static __thread int loading;
+static ST_THREAD_LOCAL int loading;
 
 static void diag_log(void *ctx, const char *source, int line, const char *key, const char *msg)
 {

@@ -33,7 +33,6 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 
-#define TLS_TLS __attribute__((tls_model("initial-exec")))
 
 /* The libssl and libcrypto functions socktune calls. */
 static struct {
@@ -197,11 +196,11 @@ struct hold {
 static struct hold *slots;
 int socktune_tls_used;
 
-static TLS_TLS __thread int depth;
-static TLS_TLS __thread int nmine;
-static TLS_TLS __thread struct hold *mine[MINE_MAX];
-static TLS_TLS __thread char me; /* its address names the thread */
-TLS_TLS __thread int socktune_tls_pending;
+static ST_THREAD_LOCAL int depth;
+static ST_THREAD_LOCAL int nmine;
+static ST_THREAD_LOCAL struct hold *mine[MINE_MAX];
+static ST_THREAD_LOCAL char me; /* its address names the thread */
+ST_THREAD_LOCAL int socktune_tls_pending;
 
 
 static void make_slots(void)

@@ -3,12 +3,14 @@
 #ifndef SOCKTUNE_TLS_H
 #define SOCKTUNE_TLS_H
 
+#include "hook.h"
+
 /* Why a flush happens, for the figures. */
 enum { FLUSH_CALL, FLUSH_WAIT, FLUSH_CLOSE, FLUSH_FORK, FLUSH_EXEC, FLUSH_EXIT };
 
 /* Non-zero when this thread holds TLS bytes and is not inside an SSL
  * call: the one thing a wait point tests before calling through. */
-extern __thread int socktune_tls_pending;
+extern ST_THREAD_LOCAL int socktune_tls_pending;
 
 /* Sends what this thread holds: the thread is about to wait. */
 void tls_flush_thread(int why);
