@@ -103,12 +103,10 @@ static void run_under_test(struct cork_run *x, const char *const args[], const c
 		if (!it_have("strace"))
 			cr_skip_test("strace is not installed");
 		cr_assert_eq(access(it_lib(), R_OK), 0, "the library %s is missing", it_lib());
-		const char *first = getenv("SOCKTUNE_TESTPRELOAD_FIRST");
 		trace_path = it_path(tls_xfmt("strace%u.out", seq));
 		argv = tls_cat_args(IT_LIST("strace", "-f", "-qq", "-s", "8", "-e", tls_xfmt("trace=%s", strace_calls),
 					    "-e", "signal=none", "-o", trace_path, "-E",
-					    first && *first ? tls_xfmt("LD_PRELOAD=%s:%s", first, it_lib())
-							    : tls_xfmt("LD_PRELOAD=%s", it_lib()),
+					    it_preload_env(),
 					    "--"),
 				    argv);
 		flags = 0;

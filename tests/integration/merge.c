@@ -620,7 +620,7 @@ static char *strace_writer(const char *size, const char *syscalls, const char *c
 		cr_skip_test("strace is not installed");
 	cr_assert_eq(access(it_lib(), R_OK), 0, "the library %s is missing", it_lib());
 	char *trace = it_path("strace.out");
-	char *preload = xasprintf("LD_PRELOAD=%s", it_lib());
+	char *preload = it_preload_env();
 	char *merge = xasprintf("SOCKTUNE_MERGE=%s", size);
 	char *sysarg = xasprintf("trace=%s", syscalls);
 	const char *argv[40] = { "strace", "-f", "-qq", "-e", sysarg, "-e", "signal=none",

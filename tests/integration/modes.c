@@ -18,7 +18,7 @@ static char *strace_probe(const char *mode, const char *syscalls, const char *co
 	cr_assert_eq(access(it_lib(), R_OK), 0, "the library %s is missing", it_lib());
 	char *trace = it_path("strace.out");
 	char *preload, *sysarg, *modeenv;
-	cr_assert_geq(asprintf(&preload, "LD_PRELOAD=%s", it_lib()), 0);
+	preload = it_preload_env();
 	cr_assert_geq(asprintf(&sysarg, "trace=%s", syscalls), 0);
 	cr_assert_geq(asprintf(&modeenv, "SOCKTUNE=%s", mode), 0);
 	const char *argv[24] = { "strace", "-f", "-qq", "-e", sysarg, "-e", "signal=none", "-o", trace,

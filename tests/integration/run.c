@@ -224,14 +224,9 @@ static void build_env(struct envlist *e, const char *const env[], unsigned flags
 				env_set_kv(e, pass[i], getenv(pass[i]));
 	}
 	if (flags & IT_PRELOAD) {
-		const char *first = getenv("SOCKTUNE_TESTPRELOAD_FIRST");
-		if (first && *first) {
-			char *both = xasprintf("%s:%s", first, it_lib());
-			env_set_kv(e, "LD_PRELOAD", both);
-			free(both);
-		} else {
-			env_set_kv(e, "LD_PRELOAD", it_lib());
-		}
+		char *preload = it_preload_env();
+		env_set(e, preload);
+		free(preload);
 	}
 	for (size_t i = 0; env && env[i]; i++)
 		env_set(e, env[i]);
@@ -361,6 +356,18 @@ char *it_field_str(const char *text, const char *prefix, const char *key)
 		line = eol ? eol + 1 : NULL;
 	}
 	return NULL;
+}
+
+char *it_preload_env(void)
+{
+	const char *first = getenv("SOCKTUNE_TESTPRELOAD_FIRST");
+	if (first && *first) {
+		char *both = xasprintf("%s:%s", first, it_lib());
+		char *entry = xasprintf("%s=%s", "LD_PRELOAD", both);
+		free(both);
+		return entry;
+	}
+	return xasprintf("%s=%s", "LD_PRELOAD", it_lib());
 }
 
 long it_field(const char *text, const char *prefix, const char *key)

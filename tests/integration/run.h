@@ -80,6 +80,11 @@ int it_probe(struct it_run *r, unsigned flags, const char *const env[], const ch
 
 /* The value of KEY=N on the first line of TEXT that starts with PREFIX (e.g. "client "),
  * or -1 if there is none. */
+/* "LD_PRELOAD=..." as IT_PRELOAD sets it: SOCKTUNE_TESTPRELOAD_FIRST (a sanitizer
+ * runtime, say), then the library.  For runs that set the variable themselves, such as
+ * strace's -E.  malloc'd. */
+char *it_preload_env(void);
+
 long it_field(const char *text, const char *prefix, const char *key);
 /* The same value as a malloc'd string (up to the next space), or NULL. */
 char *it_field_str(const char *text, const char *prefix, const char *key);
