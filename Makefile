@@ -61,7 +61,8 @@ $(shell mkdir -p $(B))
 $(file >$(B)/.flags,$(FLAGS_NOW))
 endif
 
-.PHONY: all deps check check-unit check-integration lint demo bench install uninstall clean help
+.PHONY: all deps check check-unit check-integration check-sanitize lint demo bench install \
+	uninstall clean help
 
 all: $(B)/$(LIBNAME) $(B)/libsocktune.so $(B)/socktune
 
@@ -73,6 +74,7 @@ help:
 	@echo "make install    install under DESTDIR/PREFIX (LIBDIR, MANDIR, SYSCONFDIR, BINDIR)"
 	@echo "make uninstall  remove what install put there"
 	@echo "make lint       lint the man pages"
+	@echo "make check-sanitize  the integration tests against an ASan/UBSan build"
 
 $(B)/lib/%.o: %.c $(B)/.flags
 	@mkdir -p $(dir $@)
@@ -135,6 +137,19 @@ check-unit: $(B)/test-unit
 
 check-integration: all $(B)/test-integration $(TARGETS)
 	$(TEST_ENV) $(B)/test-integration
+
+# The integration tests against an ASan/UBSan build of the library, with both
+# runtimes preloaded ahead of it in each program under test.
+SAN_B     := $(B)/sanitize
+SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer
+check-sanitize: $(B)/test-integration $(TARGETS)
+	$(MAKE) B=$(SAN_B) CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" \
+		$(SAN_B)/$(LIBNAME)
+	SOCKTUNE_TESTPRELOAD_FIRST="$$($(CC) -print-file-name=libasan.so):$$($(CC) -print-file-name=libubsan.so)" \
+	ASAN_OPTIONS=detect_leaks=0:exitcode=86 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=87 \
+	SOCKTUNE_TESTLIB=$(abspath $(SAN_B)/$(LIBNAME)) SOCKTUNE_TARGETS=$(abspath $(B)/targets) \
+	SOCKTUNE_BIN=$(abspath $(B)/socktune) $(B)/test-integration
 
 lint:
 	@if command -v mandoc >/dev/null 2>&1; then \
