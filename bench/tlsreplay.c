@@ -71,6 +71,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "tlsbench.h"
+
 #define DEFAULT_MESSAGES 5000L
 #define MAX_MESSAGES 10000000L
 #define DEFAULT_SEED 4u
@@ -93,24 +95,8 @@ struct opts {
 	int nodelay;
 };
 
-static _Noreturn void die(const char *what)
-{
-	fprintf(stderr, "tlsreplay[%ld]: %s: %s\n", (long)getpid(), what, strerror(errno));
-	exit(1);
-}
 
-static _Noreturn void die_ssl(const char *what)
-{
-	fprintf(stderr, "tlsreplay[%ld]: %s failed:\n", (long)getpid(), what);
-	ERR_print_errors_fp(stderr);
-	exit(1);
-}
 
-static _Noreturn void fail(const char *msg)
-{
-	fprintf(stderr, "tlsreplay[%ld]: %s\n", (long)getpid(), msg);
-	exit(1);
-}
 
 static _Noreturn void usage(void)
 {
@@ -182,12 +168,6 @@ static unsigned char *stream_make(const struct opts *o, size_t total)
 
 /* --- small helpers ----------------------------------------------------------------------- */
 
-static double now_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static double cpu_seconds(double *user, double *sys)
 {
@@ -198,18 +178,6 @@ static double cpu_seconds(double *user, double *sys)
 	return *user + *sys;
 }
 
-static struct tcp_info tcp_info_of(int fd)
-{
-	struct tcp_info ti;
-	memset(&ti, 0, sizeof ti);
-	socklen_t len = sizeof ti;
-	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
-		die("getsockopt TCP_INFO");
-	/* tcpi_bytes_sent and tcpi_segs_out came with Linux 4.19 and 4.2. */
-	if (len < offsetof(struct tcp_info, tcpi_bytes_sent) + sizeof ti.tcpi_bytes_sent)
-		fail("TCP_INFO has no tcpi_bytes_sent: kernel older than 4.19");
-	return ti;
-}
 
 static long parse_long(const char *s, long lo, long hi)
 {
@@ -248,28 +216,6 @@ static void write_all(int fd, const void *buf, size_t len)
 
 /* --- TLS setup ----------------------------------------------------------------------------- */
 
-/* A throw-away P-256 key and a self-signed certificate, made in memory: no files. */
-static void server_identity(SSL_CTX *ctx)
-{
-	EVP_PKEY *key = EVP_EC_gen("P-256");
-	if (key == NULL)
-		die_ssl("EVP_EC_gen");
-	X509 *x = X509_new();
-	if (x == NULL || X509_set_version(x, 2) != 1 ||
-	    ASN1_INTEGER_set(X509_get_serialNumber(x), 1) != 1 ||
-	    X509_gmtime_adj(X509_getm_notBefore(x), -3600) == NULL ||
-	    X509_gmtime_adj(X509_getm_notAfter(x), 86400) == NULL || X509_set_pubkey(x, key) != 1)
-		die_ssl("X509 setup");
-	X509_NAME *name = X509_get_subject_name(x);
-	if (X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"localhost",
-				       -1, -1, 0) != 1 ||
-	    X509_set_issuer_name(x, name) != 1 || X509_sign(x, key, EVP_sha256()) <= 0)
-		die_ssl("X509 sign");
-	if (SSL_CTX_use_certificate(ctx, x) != 1 || SSL_CTX_use_PrivateKey(ctx, key) != 1)
-		die_ssl("SSL_CTX_use_certificate");
-	X509_free(x);
-	EVP_PKEY_free(key);
-}
 
 static SSL_CTX *tls_context(const struct opts *o, int server)
 {
