@@ -16,11 +16,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static int is_tcp(const struct fd_state *e)
-{
-	return (e->family & (ST_FAM_INET | ST_FAM_INET6)) && e->type == ST_TYPE_STREAM;
-}
-
 /* What the rules need to know about fd.  The kernel is asked for the peer
  * and the local port only when some rule looks at them, and for the peer
  * only when there is one (ask_peer: not on a listener). */
@@ -92,7 +87,7 @@ static void set_merge(struct fd_state *e, const struct st_opts *o)
 	/* Stream sockets only: DTLS records are datagrams, not a byte stream. */
 	e->tls_merge = on && o->tls_merge > 0 && e->type == ST_TYPE_STREAM ? (uint32_t)o->tls_merge
 									  : 0;
-	e->cork = on && is_tcp(e) ? (uint8_t)platform_cork(o->cork) : ST_CORK_OFF;
+	e->cork = on && fd_state_is_tcp(e) ? (uint8_t)platform_cork(o->cork) : ST_CORK_OFF;
 	/* The program corked it before connect: it is the program's. */
 	if (e->cork && (e->flags & FD_USER_CORK))
 		stat_inc(cork_yielded);
@@ -127,7 +122,7 @@ SOCKTUNE_HOOK int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	int r = real.connect(fd, addr, len);
 	if (r == 0 || errno == EINPROGRESS) {
 		struct fd_state *e = fd_state_get(fd);
-		if (e && (e->flags & FD_DONE) && is_tcp(e))
+		if (e && (e->flags & FD_DONE) && fd_state_is_tcp(e))
 			e->flags |= FD_TCP_COUNT;
 	}
 	return r;
@@ -140,7 +135,7 @@ SOCKTUNE_HOOK int listen(int fd, int backlog)
 
 	int saved = errno;
 	struct fd_state *e = sock_validate(fd);
-	if (e && e->family && !(e->flags & FD_LISTENER) && is_tcp(e)) {
+	if (e && e->family && !(e->flags & FD_LISTENER) && fd_state_is_tcp(e)) {
 		struct st_sock s;
 		struct st_opts o;
 		/* No peer yet: rules that ask for one cannot match here. */
@@ -168,7 +163,7 @@ static void server_policy(int lfd, int fd)
 	memset(e, 0, sizeof(*e));
 	/* The kernel copies the listener's options, TCP_CORK included. */
 	e->flags = FD_KNOWN | FD_DONE | (l->flags & (FD_USER_ALL | FD_USER_CORK)) |
-		   (is_tcp(l) ? FD_TCP_COUNT : 0);
+		   (fd_state_is_tcp(l) ? FD_TCP_COUNT : 0);
 	e->family = l->family;
 	e->type = l->type;
 	e->role = ST_ROLE_SERVER;

@@ -5,6 +5,8 @@
 #ifndef SOCKTUNE_FDTABLE_H
 #define SOCKTUNE_FDTABLE_H
 
+#include "rule.h"
+
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -34,6 +36,13 @@ struct fd_state {
 	uint32_t tls_merge;   /* largest SSL_write held on this socket; 0 = none */
 	uint8_t cork;         /* ST_CORK_* decided for this socket */
 };
+
+/* An inet or inet6 stream socket: the only kind TCP options and TCP_INFO
+ * apply to. */
+static inline int fd_state_is_tcp(const struct fd_state *e)
+{
+	return (e->family & (ST_FAM_INET | ST_FAM_INET6)) && e->type == ST_TYPE_STREAM;
+}
 
 /* The entry for fd, or NULL when it was never made. */
 struct fd_state *fd_state_get(int fd);

@@ -128,7 +128,7 @@ static void count(unsigned bit, int kept)
 
 unsigned sockopt_apply(int fd, const struct fd_state *e, const struct st_opts *o, unsigned which)
 {
-	int tcp = (e->family & (ST_FAM_INET | ST_FAM_INET6)) && e->type == ST_TYPE_STREAM;
+	int tcp = fd_state_is_tcp(e);
 	unsigned done = 0;
 
 	for (size_t i = 0; i < sizeof(descs) / sizeof(descs[0]); i++) {

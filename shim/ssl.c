@@ -475,7 +475,7 @@ static void note_result(SSL *s, int r)
  * held: the connection can die between two of them. */
 static int sendable(int fd, const struct fd_state *e)
 {
-	if (!(e->family & (ST_FAM_INET | ST_FAM_INET6)))
+	if (!fd_state_is_tcp(e))
 		return 1;
 	unsigned char state = 0;
 	socklen_t len = sizeof(state); /* tcpi_state is the first byte of TCP_INFO */
