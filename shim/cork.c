@@ -25,15 +25,6 @@ ST_THREAD_LOCAL int socktune_cork_pending;
 static ST_THREAD_LOCAL int held[HELD_MAX];
 static ST_THREAD_LOCAL int nheld;
 
-static pthread_key_t exit_key;
-
-/* A thread that ends will not wait again: push what it holds. */
-static void thread_exit(void *unused)
-{
-	(void)unused;
-	cork_push_thread();
-}
-
 /* exit(3) closes the process's sockets, and the FIN pushes; but a socket
  * that another process shares stays open, with what MSG_MORE held. */
 static void push_at_exit(void)
@@ -41,9 +32,8 @@ static void push_at_exit(void)
 	cork_push_thread();
 }
 
-static void make_exit_key(void)
+static void register_at_exit(void)
 {
-	pthread_key_create(&exit_key, thread_exit);
 	atexit(push_at_exit);
 }
 
@@ -116,8 +106,8 @@ int cork_flags(int fd, struct fd_state *e)
 		cork_push_thread();
 	if (nheld == 0) {
 		static pthread_once_t once = PTHREAD_ONCE_INIT;
-		pthread_once(&once, make_exit_key);
-		pthread_setspecific(exit_key, &nheld);
+		pthread_once(&once, register_at_exit);
+		socktune_thread_holds();
 	}
 	held[nheld++] = fd;
 	socktune_cork_pending = 1;

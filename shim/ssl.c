@@ -251,26 +251,11 @@ static void mine_prune(void)
 			mine[i] = mine[--nmine];
 }
 
-static pthread_key_t exit_key;
-
-/* A thread that ends is a thread that will not wait again. */
-static void thread_exit(void *unused)
-{
-	(void)unused;
-	tls_flush_thread(FLUSH_EXIT);
-}
-
-static void make_exit_key(void)
-{
-	pthread_key_create(&exit_key, thread_exit);
-}
-
 /* Called with h locked: h belongs to this thread from now on, so this
  * thread's wait points send it.  Returns 0 when this thread already holds
  * for as many SSLs as it may: then h must be sent now, not held. */
 static int take(struct hold *h)
 {
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	for (int i = 0; i < nmine; i++)
 		if (mine[i] == h)
 			return h->owner = &me, 1;
@@ -278,10 +263,8 @@ static int take(struct hold *h)
 		mine_prune();
 	if (nmine == MINE_MAX)
 		return 0;
-	if (nmine == 0) {
-		pthread_once(&once, make_exit_key);
-		pthread_setspecific(exit_key, &me);
-	}
+	if (nmine == 0)
+		socktune_thread_holds();
 	h->owner = &me;
 	mine[nmine++] = h;
 	return 1;

@@ -30,6 +30,29 @@ static void wait_flush(void)
 		cork_push_thread();
 }
 
+static pthread_key_t thread_key;
+
+/* A thread that ends will not wait again: the same sends as a wait point. */
+static void thread_ends(void *unused)
+{
+	(void)unused;
+	tls_flush_thread(FLUSH_EXIT);
+	cork_push_thread();
+}
+
+static void make_thread_key(void)
+{
+	pthread_key_create(&thread_key, thread_ends);
+}
+
+void socktune_thread_holds(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, make_thread_key);
+	/* Any non-NULL value: the destructor runs only for those. */
+	pthread_setspecific(thread_key, &thread_key);
+}
+
 SOCKTUNE_HOOK int poll(struct pollfd *fds, nfds_t n, int timeout)
 {
 	WAIT();
