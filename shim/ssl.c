@@ -359,6 +359,13 @@ static int replay_failure(struct hold *h)
 	return h->ret;
 }
 
+/* The records n bytes written make at OpenSSL's default fragment size (a
+ * program that lowers max_send_fragment makes more than this counts). */
+static void count_records(size_t n)
+{
+	stat_add(tls_records, (n + 16383) / 16384);
+}
+
 /* Sends what h holds, as one SSL_write (a partial write, possible only with
  * SSL_MODE_ENABLE_PARTIAL_WRITE, is completed).  Called with h locked.
  * Returns 1 when all went out, 0 when OpenSSL asked for a retry (the same
@@ -373,6 +380,7 @@ static int flush_locked(struct hold *h, int why, int keep, int *ret)
 		if (r > 0) {
 			depth--;
 			stat_inc(tls_flushes);
+			count_records((size_t)r);
 			if (why == FLUSH_EXIT)
 				stat_inc(tls_at_exit);
 			memmove(h->buf, h->buf + r, h->len - (size_t)r);
@@ -583,14 +591,21 @@ SOCKTUNE_HOOK int SSL_write(SSL *s, const void *buf, int num)
 	resolve();
 	if (!ssl.write)
 		return -1;
-	if (st_mode() != ST_MODE_ON || num <= 0)
-		return ssl.write(s, buf, num);
+	int mode = st_mode();
+	if (mode != ST_MODE_ON || num <= 0) {
+		int r = ssl.write(s, buf, num);
+		if (mode == ST_MODE_OBSERVE && r > 0)
+			count_records((size_t)r);
+		return r;
+	}
 	ENTER();
 	int ret = num;
 	int held = write_hold(s, buf, (size_t)num, &ret);
 	if (held == 0) {
 		ret = ssl.write(s, buf, num);
 		note_result(s, ret);
+		if (ret > 0)
+			count_records((size_t)ret);
 	}
 	LEAVE();
 	return ret;
@@ -601,8 +616,13 @@ SOCKTUNE_HOOK int SSL_write_ex(SSL *s, const void *buf, size_t num, size_t *writ
 	resolve();
 	if (!ssl.write_ex)
 		return 0;
-	if (st_mode() != ST_MODE_ON || num == 0 || num > INT32_MAX)
-		return ssl.write_ex(s, buf, num, written);
+	int mode = st_mode();
+	if (mode != ST_MODE_ON || num == 0 || num > INT32_MAX) {
+		int r = ssl.write_ex(s, buf, num, written);
+		if (mode == ST_MODE_OBSERVE && r > 0)
+			count_records(*written);
+		return r;
+	}
 	ENTER();
 	int ret = 1;
 	int held = write_hold(s, buf, num, &ret);
@@ -614,6 +634,8 @@ SOCKTUNE_HOOK int SSL_write_ex(SSL *s, const void *buf, size_t num, size_t *writ
 	} else {
 		ret = ssl.write_ex(s, buf, num, written);
 		note_result(s, ret);
+		if (ret > 0)
+			count_records(*written);
 	}
 	LEAVE();
 	return ret;

@@ -12,7 +12,7 @@ struct st_stats {
 	unsigned long failures, clamps;
 	unsigned long tcp_connections, tcp_segs_out, tcp_bytes_sent, tcp_total_retrans;
 	unsigned long merge_calls, merge_iov_in, merge_iov_out, merge_bytes;
-	unsigned long tls_held, tls_flushes, tls_bytes, tls_at_exit, tls_failures;
+	unsigned long tls_held, tls_flushes, tls_records, tls_bytes, tls_at_exit, tls_failures;
 	unsigned long cork_corked, cork_held, cork_pushes, cork_yielded;
 };
 
