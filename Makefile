@@ -41,7 +41,9 @@ PURE_SRC := config/config.c config/size.c config/rule.c shim/platform.c shim/iov
 LIB_SRC  := $(PURE_SRC) shim/real.c shim/init.c shim/log.c shim/fdtable.c \
 	shim/sockopt.c shim/stats.c shim/connect.c shim/fdops.c shim/write.c shim/ssl.c \
 	shim/wait.c shim/cork.c
-CLI_SRC  := $(PURE_SRC) shim/cli/main.c shim/cli/run.c shim/cli/check.c
+CLI_PURE := shim/cli/sample.c shim/cli/figures.c shim/cli/report.c
+CLI_SRC  := $(PURE_SRC) $(CLI_PURE) shim/cli/main.c shim/cli/run.c shim/cli/check.c \
+	shim/cli/ab.c shim/cli/experiment.c
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/lib/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(B)/cli/%.o)
@@ -93,7 +95,7 @@ $(B)/libsocktune.so: $(B)/$(LIBNAME)
 	ln -sf $(LIBNAME) $@
 
 $(B)/socktune: $(CLI_OBJ)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(CONFIG_LIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(CONFIG_LIBS) -lm
 
 $(B)/targets/%: tests/targets/%.c $(wildcard tests/targets/*.h)
 	@mkdir -p $(dir $@)
@@ -111,10 +113,10 @@ $(B)/bench/%: bench/%.c $(wildcard bench/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< -lpthread
 
-$(B)/test-unit: $(UNIT_SRC) $(PURE_SRC) $(wildcard config/*.h shim/*.h)
+$(B)/test-unit: $(UNIT_SRC) $(PURE_SRC) $(CLI_PURE) $(wildcard config/*.h shim/*.h shim/cli/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(UNIT_SRC) $(PURE_SRC) \
-		$(CONFIG_LIBS) -lcriterion
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(UNIT_SRC) $(PURE_SRC) $(CLI_PURE) \
+		$(CONFIG_LIBS) -lcriterion -lm
 
 $(B)/test-integration: $(INT_SRC) $(wildcard tests/integration/*.h)
 	@mkdir -p $(dir $@)

@@ -7,7 +7,19 @@
 /* Prints a configuration problem the way the library would. */
 void cli_diag(void *ctx, const char *source, int line, const char *key, const char *msg);
 
+/* Checks KEY=VALUE as the library would; prints the problem (naming
+ * `shown`, the option it came from) and returns -1 when it is not valid. */
+int cli_option_valid(const char *key, const char *value, const char *shown);
+
+/* The library beside the command (a build tree), else the installed one. */
+const char *cli_library_path(void);
+
+/* Puts lib at the front of LD_PRELOAD, unless it is already there. */
+int cli_preload(const char *lib);
+
 int cli_run(int argc, char **argv);
+int cli_ab(int argc, char **argv);
+int cli_sweep(int argc, char **argv);
 int cli_check(int argc, char **argv);
 
 #endif

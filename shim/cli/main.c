@@ -1,5 +1,6 @@
-/* socktune: run a command with the library preloaded, or check the
- * configuration.  This file dispatches; run.c and check.c do the work. */
+/* socktune: run a command with the library preloaded, check the
+ * configuration, or run an A/B experiment.  This file dispatches; run.c,
+ * check.c and ab.c do the work. */
 #include "cli.h"
 
 #include <stdio.h>
@@ -21,5 +22,9 @@ int main(int argc, char **argv)
 {
 	if (argc > 1 && !strcmp(argv[1], "check"))
 		return cli_check(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "ab"))
+		return cli_ab(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "sweep"))
+		return cli_sweep(argc - 1, argv + 1);
 	return cli_run(argc, argv);
 }

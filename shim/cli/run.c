@@ -62,8 +62,7 @@ static const char usage[] =
 	"125 if the library is missing, 2 for a usage error.\n"
 	"See socktune(1), socktune.conf(5), socktune(7).\n";
 
-/* The library beside the command (a build tree), else the installed one. */
-static const char *library_path(void)
+const char *cli_library_path(void)
 {
 	static char path[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - sizeof(LIBNAME) - 1);
@@ -79,11 +78,16 @@ static const char *library_path(void)
 	return SOCKTUNE_LIBDIR "/" LIBNAME;
 }
 
-static int set_env(const char *key, const char *value, const char *shown)
+int cli_option_valid(const char *key, const char *value, const char *shown)
 {
 	struct st_config scratch;
 	conf_defaults(&scratch);
-	if (conf_set(&scratch, key, value, shown, key, cli_diag, NULL) < 0)
+	return conf_set(&scratch, key, value, shown, key, cli_diag, NULL);
+}
+
+static int set_env(const char *key, const char *value, const char *shown)
+{
+	if (cli_option_valid(key, value, shown) < 0)
 		return -1;
 	return setenv(conf_env_name(key), value, 1);
 }
@@ -101,7 +105,7 @@ static int preloaded(const char *list, const char *lib)
 	return 0;
 }
 
-static int prepend_preload(const char *lib)
+int cli_preload(const char *lib)
 {
 	const char *old = getenv("LD_PRELOAD");
 	if (!old || !old[0])
@@ -195,13 +199,13 @@ int cli_run(int argc, char **argv)
 		fputs("socktune: no command given\nTry 'socktune --help'.\n", stderr);
 		return 2;
 	}
-	const char *lib = library_path();
+	const char *lib = cli_library_path();
 	if (access(lib, R_OK) < 0) {
 		fprintf(stderr, "socktune: the library %s: %s; is socktune installed?\n", lib,
 			strerror(errno));
 		return 125;
 	}
-	if (prepend_preload(lib) < 0) {
+	if (cli_preload(lib) < 0) {
 		perror("socktune: LD_PRELOAD");
 		return 2;
 	}
