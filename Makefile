@@ -120,7 +120,7 @@ $(B)/test-unit: $(UNIT_SRC) $(PURE_SRC) $(CLI_PURE) $(wildcard config/*.h shim/*
 
 $(B)/test-integration: $(INT_SRC) $(wildcard tests/integration/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(INT_SRC) -lcriterion
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(INT_SRC) -lcriterion -lutil
 
 deps:
 	@sh .ci/deps
