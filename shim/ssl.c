@@ -594,7 +594,7 @@ SOCKTUNE_HOOK int SSL_write(SSL *s, const void *buf, int num)
 	int mode = st_mode();
 	if (mode != ST_MODE_ON || num <= 0) {
 		int r = ssl.write(s, buf, num);
-		if (mode == ST_MODE_OBSERVE && r > 0)
+		if (mode != ST_MODE_OFF && r > 0)
 			count_records((size_t)r);
 		return r;
 	}
@@ -619,7 +619,7 @@ SOCKTUNE_HOOK int SSL_write_ex(SSL *s, const void *buf, size_t num, size_t *writ
 	int mode = st_mode();
 	if (mode != ST_MODE_ON || num == 0 || num > INT32_MAX) {
 		int r = ssl.write_ex(s, buf, num, written);
-		if (mode == ST_MODE_OBSERVE && r > 0)
+		if (mode != ST_MODE_OFF && r > 0)
 			count_records(*written);
 		return r;
 	}
