@@ -11,6 +11,7 @@
 
 #include "cli.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -47,6 +48,7 @@ struct runner {
 	double last_end;  /* when the last run ended */
 	int done, total;  /* runs started so far, runs in all */
 	int drawn;        /* a progress line is on the screen */
+	double drawn_at;
 };
 
 static void progress(struct runner *r, int round, int arm)
@@ -71,6 +73,7 @@ static void progress(struct runner *r, int round, int arm)
 			x->name, r->done, r->total, x->arms[arm].label, round + 1, x->rounds,
 			elapsed, when);
 	r->drawn = 1;
+	r->drawn_at = now();
 }
 
 static void progress_clear(struct runner *r)
@@ -148,7 +151,9 @@ static void wait_group(struct runner *r, pid_t pgid, struct run *out, double t0,
 		/* Killed, yet still there and not ours to reap: give up on it. */
 		if (killed && leader_done && now() > kill_at + KILL_GRACE)
 			break;
-		double timeout = 1.0;
+		/* Once the leader is gone, what is left of the group may leave it
+		 * (setsid) without a SIGCHLD to tell us: look again soon. */
+		double timeout = leader_done ? 0.05 : 1.0;
 		if (x->interrupted) {
 			if (!killed && now() >= kill_at) {
 				kill(-pgid, SIGKILL);
@@ -164,7 +169,7 @@ static void wait_group(struct runner *r, pid_t pgid, struct run *out, double t0,
 			kill(-pgid, SIGTERM);
 			kill(-pgid, SIGCONT);
 			kill_at = now() + KILL_GRACE;
-		} else if (!sig && !x->interrupted) {
+		} else if (!sig && !x->interrupted && now() - r->drawn_at >= 1.0) {
 			progress(r, round, arm);
 		}
 	}
@@ -204,8 +209,9 @@ static int run_one(struct runner *r, int round, int arm, struct run *out)
 	char stats[128];
 	int pipefd[2];
 
-	snprintf(stats, sizeof(stats), "%s/run.json", r->dir);
-	unlink(stats);
+	/* A file per run: a process that outlives its run (it left the group)
+	 * writes its figures where nobody reads them, not into the next run. */
+	snprintf(stats, sizeof(stats), "%s/run-%d.json", r->dir, r->done + 1);
 	if (pipe2(pipefd, O_CLOEXEC) < 0) {
 		fprintf(stderr, "socktune %s: pipe: %s\n", x->name, strerror(errno));
 		return 1;
@@ -248,6 +254,20 @@ static int run_one(struct runner *r, int round, int arm, struct run *out)
 		for (int f = 0; f < FIG_COUNT; f++)
 			out->v[f] = NAN;
 	return 0;
+}
+
+/* The stats directory, with whatever a straggler wrote into it late. */
+static void remove_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	if (d) {
+		while ((e = readdir(d)))
+			if (e->d_name[0] != '.')
+				unlinkat(dirfd(d), e->d_name, 0);
+		closedir(d);
+	}
+	rmdir(dir);
 }
 
 /* A stop asked for between runs, before the next one starts. */
@@ -306,6 +326,6 @@ int experiment_run(struct experiment *x)
 	while (stop_pending(&r))
 		;
 	sigprocmask(SIG_SETMASK, &r.old_mask, NULL);
-	rmdir(r.dir);
+	remove_dir(r.dir);
 	return ret;
 }

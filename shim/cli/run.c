@@ -20,6 +20,8 @@
 static const char usage[] =
 	"usage: socktune [OPTION]... [--] COMMAND [ARG]...\n"
 	"       socktune check [-c FILE]\n"
+	"       socktune ab [-n RUNS] [-o KEY=VALUE]... [OPTION]... [--] COMMAND [ARG]...\n"
+	"       socktune sweep -o KEY=V1,V2,... [OPTION]... [--] COMMAND [ARG]...\n"
 	"\n"
 	"Run COMMAND with libsocktune preloaded: its sockets get the buffer sizes\n"
 	"and options the configuration asks for, and small writes on them may be\n"
@@ -57,6 +59,8 @@ static const char usage[] =
 	"\n"
 	"  check [-c FILE]     validate the configuration, print the rules, the\n"
 	"                      platform table and the kernel limits; exit 1 on errors\n"
+	"  ab, sweep           time COMMAND observed and tuned, or once per value, and\n"
+	"                      compare; see `socktune ab --help`, `socktune sweep --help`\n"
 	"\n"
 	"Exit status: COMMAND's; 126 if it cannot run, 127 if it is not found,\n"
 	"125 if the library is missing, 2 for a usage error.\n"
