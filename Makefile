@@ -63,8 +63,8 @@ $(shell mkdir -p $(B))
 $(file >$(B)/.flags,$(FLAGS_NOW))
 endif
 
-.PHONY: all deps check check-unit check-integration check-sanitize lint demo bench install \
-	uninstall clean help
+.PHONY: all deps check check-unit check-integration check-sanitize lint demo bench bench-deps \
+	install uninstall clean help
 
 all: $(B)/$(LIBNAME) $(B)/libsocktune.so $(B)/socktune
 
@@ -72,7 +72,8 @@ help:
 	@echo "make            build $(B)/$(LIBNAME) and $(B)/socktune"
 	@echo "make check      install missing build dependencies, build, run every test"
 	@echo "make demo       install missing build dependencies, build, run the bundled workload"
-	@echo "make bench      run the benchmarks, write $(B)/bench/report.md"
+	@echo "make bench      run the benchmarks, write $(B)/bench/report.md and its plots"
+	@echo "make bench-deps install what only the benchmarks use (qemu-utils, libnbd-bin, gnuplot)"
 	@echo "make install    install under DESTDIR/PREFIX (LIBDIR, MANDIR, SYSCONFDIR, BINDIR)"
 	@echo "make uninstall  remove what install put there"
 	@echo "make lint       lint the man pages"
@@ -89,7 +90,9 @@ $(B)/cli/%.o: %.c $(B)/.flags
 $(B)/$(LIBNAME): $(LIB_OBJ) shim/socktune.map
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -shared -fPIC -Wl,-soname,$(LIBNAME) \
 		-Wl,--version-script=shim/socktune.map -Wl,-z,defs \
-		-o $@ $(LIB_OBJ) $(CONFIG_LIBS) -ldl -lpthread
+		-o $@.tmp $(LIB_OBJ) $(CONFIG_LIBS) -ldl -lpthread
+	@# Renamed into place: a program running with it preloaded keeps the old one.
+	mv -f $@.tmp $@
 
 $(B)/libsocktune.so: $(B)/$(LIBNAME)
 	ln -sf $(LIBNAME) $@
@@ -166,6 +169,9 @@ demo: deps
 
 bench: all $(BENCHES)
 	bash bench/run $(B)
+
+bench-deps:
+	@sh bench/deps
 
 install: all
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR) \

@@ -326,10 +326,13 @@ static void gp_string(FILE *out, const char *s)
 
 static void gp_title(FILE *out, const struct experiment *x)
 {
-	char title[512];
+	char title[96]; /* what fits across the picture */
 	size_t o = (size_t)snprintf(title, sizeof(title), "socktune %s:", x->name);
-	for (int i = 0; x->argv[i] && o < sizeof(title) - 1; i++)
-		o += (size_t)snprintf(title + o, sizeof(title) - o, " %s", x->argv[i]);
+	for (int i = 0; x->argv[i] && o < sizeof(title) - 1; i++) {
+		const char *a = x->argv[i], *slash = strrchr(a, '/');
+		/* The program's name, not its directory: the title has little room. */
+		o += (size_t)snprintf(title + o, sizeof(title) - o, " %s", i || !slash ? a : slash + 1);
+	}
 	if (o >= sizeof(title) - 1)
 		strcpy(title + sizeof(title) - 4, "...");
 	fputs("set title ", out);
