@@ -63,21 +63,22 @@ $(shell mkdir -p $(B))
 $(file >$(B)/.flags,$(FLAGS_NOW))
 endif
 
-.PHONY: all deps check check-unit check-integration check-sanitize lint demo bench bench-deps \
+.PHONY: all deps check check-unit check-integration check-sanitize lint demo bench bench-quick bench-deps \
 	install uninstall clean help
 
 all: $(B)/$(LIBNAME) $(B)/libsocktune.so $(B)/socktune
 
 help:
-	@echo "make            build $(B)/$(LIBNAME) and $(B)/socktune"
-	@echo "make check      install missing build dependencies, build, run every test"
-	@echo "make demo       install missing build dependencies, build, run the bundled workload"
-	@echo "make bench      run the benchmarks, write $(B)/bench/report.md and its plots"
-	@echo "make bench-deps install what only the benchmarks use (qemu-utils, libnbd-bin, gnuplot)"
-	@echo "make install    install under DESTDIR/PREFIX (LIBDIR, MANDIR, SYSCONFDIR, BINDIR)"
-	@echo "make uninstall  remove what install put there"
-	@echo "make lint       lint the man pages"
-	@echo "make check-sanitize  the integration tests against an ASan/UBSan build"
+	@echo "make                build $(B)/$(LIBNAME) and $(B)/socktune"
+	@echo "make check          install missing build dependencies, build, run every test"
+	@echo "make demo           install missing build dependencies, build, run the bundled workload"
+	@echo "make bench          run the benchmarks (about 6 minutes), write $(B)/bench/report.md and its plots"
+	@echo "make bench-quick    the same, small and fast: checks the suite runs, its figures mean little"
+	@echo "make bench-deps     install what only the benchmarks use (qemu-utils, libnbd-bin, gnuplot)"
+	@echo "make install        install under DESTDIR/PREFIX (LIBDIR, MANDIR, SYSCONFDIR, BINDIR)"
+	@echo "make uninstall      remove what install put there"
+	@echo "make lint           lint the man pages"
+	@echo "make check-sanitize the integration tests against an ASan/UBSan build"
 
 $(B)/lib/%.o: %.c $(B)/.flags
 	@mkdir -p $(dir $@)
@@ -169,6 +170,9 @@ demo: deps
 
 bench: all $(BENCHES)
 	bash bench/run $(B)
+
+bench-quick: all $(BENCHES)
+	bash bench/run $(B) --quick
 
 bench-deps:
 	@sh bench/deps
