@@ -40,7 +40,7 @@ void stats_tcp_collect(int fd)
 	if (len >= offsetof(struct tcp_info, tcpi_segs_out) + sizeof(ti.tcpi_segs_out))
 		stat_add(tcp_segs_out, ti.tcpi_segs_out);
 	if (len >= offsetof(struct tcp_info, tcpi_bytes_sent) + sizeof(ti.tcpi_bytes_sent))
-		stat_add(tcp_bytes_sent, ti.tcpi_bytes_sent);
+		stat_add(tcp_bytes_sent, (unsigned long)ti.tcpi_bytes_sent);
 #else
 	(void)fd;
 #endif

@@ -3,6 +3,8 @@
 #ifndef SOCKTUNE_STATS_H
 #define SOCKTUNE_STATS_H
 
+/* unsigned long: lock-free atomics everywhere; in a 32-bit process the byte
+ * counters wrap at 4 GiB. */
 struct st_stats {
 	unsigned long seen, tuned;
 	unsigned long fam_unix, fam_inet, fam_inet6;

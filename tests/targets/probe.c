@@ -134,7 +134,7 @@ static const struct {
 	{ "--stale-accept", STALE_ACCEPT },
 };
 
-static void die(const char *what)
+static _Noreturn void die(const char *what)
 {
 	fprintf(stderr, "probe: %s: %s\n", what, strerror(errno));
 	exit(1);

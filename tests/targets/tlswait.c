@@ -120,7 +120,7 @@ static void batch(void)
 	}
 }
 
-static void die(const char *what)
+static _Noreturn void die(const char *what)
 {
 	fprintf(stderr, "tlswait: %s: %s\n", what, strerror(errno));
 	exit(1);

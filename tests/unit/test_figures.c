@@ -197,7 +197,7 @@ Test(figures, the_last_line_needs_no_newline)
 Test(figures, parse_reads_no_further_than_len)
 {
 	const char text[] = "{\"tcp\":{\"segs_out\":3}}\n{\"tcp\":{\"segs_out\":4}}\n";
-	size_t first = strchr(text, '\n') + 1 - text;
+	size_t first = (size_t)(strchr(text, '\n') + 1 - text);
 	double v[FIG_COUNT] = { 0 };
 	cr_assert_eq(figures_parse(v, text, first), 1);
 	assert_fig(v, FIG_SEGS, 3);
