@@ -1,8 +1,12 @@
 # socktune: an LD_PRELOAD shim that tunes socket options.
 # Plain make; `make help` lists the targets.
 
+# The version, in this one place: the library, the command, the man pages as
+# installed and the RPM spec in `make dist` get it from here, and `make lint`
+# fails when debian/changelog says otherwise.
 VERSION    := 0.1.0
 SOVERSION  := 1
+LIBNAME    := libsocktune.so.$(SOVERSION)
 
 PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
@@ -14,6 +18,18 @@ else
 SYSCONFDIR ?= $(PREFIX)/etc
 endif
 DESTDIR    ?=
+
+# What the command puts in LD_PRELOAD. Where LIBDIR is PREFIX/lib/MULTIARCH,
+# the loader expands $LIB to lib/MULTIARCH for each program's own ELF class
+# (Debian, Ubuntu), so a 64-bit program that execs a 32-bit one hands it the
+# 32-bit copy instead of a "wrong ELF class" error. Elsewhere, the plain path.
+MULTIARCH  ?= $(shell $(CC) -print-multiarch 2>/dev/null)
+ifneq ($(MULTIARCH),)
+ifeq ($(LIBDIR),$(PREFIX)/lib/$(MULTIARCH))
+PRELOAD    ?= $(PREFIX)/$$LIB/$(LIBNAME)
+endif
+endif
+PRELOAD    ?= $(LIBDIR)/$(LIBNAME)
 
 CC         ?= cc
 PKG_CONFIG ?= pkg-config
@@ -33,7 +49,8 @@ SSL_LIBS      := $(shell $(PKG_CONFIG) --libs openssl 2>/dev/null || echo -lssl 
 ALL_CPPFLAGS := -D_GNU_SOURCE -Ishim -Iconfig $(CPPFLAGS) \
 	-DSOCKTUNE_VERSION='"$(VERSION)"' \
 	-DSOCKTUNE_SYSCONFDIR='"$(SYSCONFDIR)"' \
-	-DSOCKTUNE_LIBDIR='"$(LIBDIR)"'
+	-DSOCKTUNE_LIBDIR='"$(LIBDIR)"' \
+	-DSOCKTUNE_PRELOAD='"$(PRELOAD)"'
 ALL_CFLAGS   := -std=c11 $(WARN) $(CFLAGS) $(CONFIG_CFLAGS)
 
 # Pure modules: no hooks, so unit tests and the command link them directly.
@@ -52,7 +69,6 @@ INT_SRC  := $(wildcard tests/integration/*.c)
 TARGETS  := $(patsubst tests/targets/%.c,$(B)/targets/%,$(wildcard tests/targets/*.c))
 BENCHES  := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
 
-LIBNAME  := libsocktune.so.$(SOVERSION)
 
 # PREFIX, LIBDIR and SYSCONFDIR are compiled in: when they or the flags
 # change, everything is rebuilt, so `make install PREFIX=/usr` after a plain
@@ -63,8 +79,8 @@ $(shell mkdir -p $(B))
 $(file >$(B)/.flags,$(FLAGS_NOW))
 endif
 
-.PHONY: all deps check check-unit check-integration check-sanitize lint demo bench bench-quick bench-deps \
-	install uninstall clean help
+.PHONY: all deps check check-unit check-integration check-installed check-sanitize stage lint demo bench bench-quick bench-deps \
+	install uninstall dist clean help
 
 all: $(B)/$(LIBNAME) $(B)/libsocktune.so $(B)/socktune
 
@@ -77,6 +93,7 @@ help:
 	@echo "make bench-deps     install what only the benchmarks use (qemu-utils, libnbd-bin, gnuplot)"
 	@echo "make install        install under DESTDIR/PREFIX (LIBDIR, MANDIR, SYSCONFDIR, BINDIR)"
 	@echo "make uninstall      remove what install put there"
+	@echo "make dist           write $(B)/socktune-$(VERSION).tar.gz, the release tarball (with socktune.spec)"
 	@echo "make lint           lint the man pages"
 	@echo "make check-sanitize the integration tests against an ASan/UBSan build"
 
@@ -132,6 +149,45 @@ deps:
 TEST_ENV := SOCKTUNE_TESTLIB=$(abspath $(B)/$(LIBNAME)) \
 	SOCKTUNE_TARGETS=$(abspath $(B)/targets) SOCKTUNE_BIN=$(abspath $(B)/socktune)
 
+# For tests/integration/multiarch.c: a copy installed as the Debian package
+# lays it out, under B/stage/usr with the library in lib/MULTIARCH, built in
+# B/stage-build; and where gcc -m32 links against a 32-bit libconfig, the
+# 32-bit library beside it and a 32-bit probe in B/targets32.
+# The library includes OpenSSL's headers for constants and prototypes only
+# (it links nothing of it); where libssl-dev of the 32-bit architecture is
+# missing, the 64-bit opensslconf.h serves, found after every other directory.
+STAGE       := $(abspath $(B))/stage
+MULTIARCH32 := $(shell $(CC) -m32 -print-multiarch 2>/dev/null)
+M32_CPPFLAGS := $(CPPFLAGS) -idirafter /usr/include/$(MULTIARCH)
+HAVE_M32    := $(shell printf '\043include <openssl/ssl.h>\nint main(void){return 0;}' | \
+	$(CC) -m32 $(M32_CPPFLAGS) -x c - -lconfig -o /dev/null 2>/dev/null && echo 1)
+ifneq ($(MULTIARCH),)
+TEST_ENV += SOCKTUNE_MULTIARCH_BIN=$(STAGE)/usr/bin/socktune \
+	SOCKTUNE_MULTIARCH_PRELOAD='$(STAGE)/usr/$$LIB/$(LIBNAME)'
+ifeq ($(HAVE_M32),1)
+TEST_ENV += SOCKTUNE_TARGETS32=$(abspath $(B)/targets32)
+endif
+endif
+
+stage:
+ifneq ($(MULTIARCH),)
+	$(MAKE) B=$(B)/stage-build PREFIX=$(STAGE)/usr LIBDIR=$(STAGE)/usr/lib/$(MULTIARCH) \
+		SYSCONFDIR=$(STAGE)/etc install
+ifeq ($(HAVE_M32),1)
+	$(MAKE) B=$(B)/stage-build32 CC="$(CC) -m32" MULTIARCH=$(MULTIARCH32) \
+		CPPFLAGS="$(M32_CPPFLAGS)" \
+		PREFIX=$(STAGE)/usr LIBDIR=$(STAGE)/usr/lib/$(MULTIARCH32) SYSCONFDIR=$(STAGE)/etc \
+		$(B)/stage-build32/$(LIBNAME)
+	install -d $(STAGE)/usr/lib/$(MULTIARCH32)
+	install -m 0644 $(B)/stage-build32/$(LIBNAME) $(STAGE)/usr/lib/$(MULTIARCH32)/$(LIBNAME)
+	$(MAKE) CC="$(CC) -m32" $(B)/targets32/probe
+endif
+endif
+
+$(B)/targets32/%: tests/targets/%.c $(wildcard tests/targets/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< -lpthread
+
 check: deps
 	$(MAKE) all $(B)/test-unit $(B)/test-integration $(TARGETS)
 	$(MAKE) lint
@@ -141,8 +197,17 @@ check: deps
 check-unit: $(B)/test-unit
 	$(B)/test-unit
 
-check-integration: all $(B)/test-integration $(TARGETS)
-	$(TEST_ENV) $(B)/test-integration
+check-integration: all $(B)/test-integration $(TARGETS) stage
+	$(TEST_ENV) $(B)/test-integration $(if $(CHECK_FILTER),--filter '$(CHECK_FILTER)')
+
+# The integration tests against an installed socktune, the library in
+# LIBDIR and the command in BINDIR (Debian's autopkgtest runs this); only
+# the test programs are built, in B.
+check-installed: $(B)/test-integration $(TARGETS)
+	SOCKTUNE_TESTLIB=$(LIBDIR)/$(LIBNAME) SOCKTUNE_BIN=$(BINDIR)/socktune \
+	SOCKTUNE_TARGETS=$(abspath $(B)/targets) \
+	$(if $(findstring $$LIB,$(PRELOAD)),SOCKTUNE_MULTIARCH_BIN=$(BINDIR)/socktune \
+	SOCKTUNE_MULTIARCH_PRELOAD='$(PRELOAD)') $(B)/test-integration
 
 # The integration tests against an ASan/UBSan build of the library, with both
 # runtimes preloaded ahead of it in each program under test.
@@ -158,6 +223,9 @@ check-sanitize: $(B)/test-integration $(TARGETS)
 	SOCKTUNE_BIN=$(abspath $(B)/socktune) $(B)/test-integration
 
 lint:
+	@v=$$(sed -n '1s/^socktune (\(.*\)-[^-]*).*/\1/p' debian/changelog); \
+	if [ "$$v" != "$(VERSION)" ]; then \
+		echo "debian/changelog is at $$v, the Makefile's VERSION at $(VERSION)" >&2; exit 1; fi
 	@if command -v mandoc >/dev/null 2>&1; then \
 		out=$$(mandoc -T lint -W warning man/*.[0-9] 2>&1); \
 		if [ -n "$$out" ]; then echo "$$out"; exit 1; fi; \
@@ -185,9 +253,11 @@ install: all
 	install -m 0755 $(B)/socktune $(DESTDIR)$(BINDIR)/socktune
 	test -e $(DESTDIR)$(SYSCONFDIR)/socktune.conf || \
 		install -m 0644 config/socktune.conf $(DESTDIR)$(SYSCONFDIR)/socktune.conf
-	install -m 0644 man/socktune.1 $(DESTDIR)$(MANDIR)/man1/socktune.1
-	install -m 0644 man/socktune.conf.5 $(DESTDIR)$(MANDIR)/man5/socktune.conf.5
-	install -m 0644 man/socktune.7 $(DESTDIR)$(MANDIR)/man7/socktune.7
+	for m in socktune.1 socktune.conf.5 socktune.7; do \
+		sed 's/^\(\.TH .*\) "socktune" /\1 "socktune $(VERSION)" /' man/$$m \
+			>$(DESTDIR)$(MANDIR)/man$${m##*.}/$$m && \
+		chmod 0644 $(DESTDIR)$(MANDIR)/man$${m##*.}/$$m || exit 1; \
+	done
 
 # The configuration is left in place when it differs from the shipped example:
 # it is the user's now.
@@ -197,6 +267,21 @@ uninstall:
 		$(DESTDIR)$(MANDIR)/man5/socktune.conf.5 $(DESTDIR)$(MANDIR)/man7/socktune.7
 	if cmp -s config/socktune.conf $(DESTDIR)$(SYSCONFDIR)/socktune.conf; then \
 		rm -f $(DESTDIR)$(SYSCONFDIR)/socktune.conf; fi
+
+# The release tarball: the files git tracks, plus socktune.spec with the
+# version filled in, so that `rpmbuild -ta` builds from it. Reproducible:
+# names sorted, owner root, every mtime the last commit's.
+DIST := socktune-$(VERSION)
+dist:
+	@git rev-parse --git-dir >/dev/null 2>&1 || \
+		{ echo "make dist: needs the git checkout (it ships what git tracks)" >&2; exit 1; }
+	rm -rf $(B)/dist && mkdir -p $(B)/dist/$(DIST)
+	git ls-files -z | xargs -0 cp -P --parents -t $(B)/dist/$(DIST)
+	sed 's/@VERSION@/$(VERSION)/g' config/socktune.spec.in >$(B)/dist/$(DIST)/socktune.spec
+	tar -C $(B)/dist --sort=name --owner=0 --group=0 --numeric-owner \
+		--mtime=@$$(git log -1 --format=%ct) -cf - $(DIST) | gzip -n9 >$(B)/$(DIST).tar.gz
+	rm -rf $(B)/dist
+	@echo "$(B)/$(DIST).tar.gz"
 
 clean:
 	rm -rf $(B)

@@ -14,7 +14,9 @@ int cli_option_valid(const char *key, const char *value, const char *shown);
 /* The library beside the command (a build tree), else the installed one. */
 const char *cli_library_path(void);
 
-/* Puts lib at the front of LD_PRELOAD, unless it is already there. */
+/* Puts lib at the front of LD_PRELOAD, unless it is already there; the
+ * installed library goes in as the Makefile's PRELOAD (with $LIB on the
+ * multiarch path). */
 int cli_preload(const char *lib);
 
 int cli_run(int argc, char **argv);

@@ -16,6 +16,11 @@
 #define SOCKTUNE_LIBDIR "/usr/local/lib"
 #endif
 #define LIBNAME "libsocktune.so.1"
+/* How LD_PRELOAD names the installed library: the Makefile's PRELOAD, which
+ * says $LIB where the library is on the multiarch path. */
+#ifndef SOCKTUNE_PRELOAD
+#define SOCKTUNE_PRELOAD SOCKTUNE_LIBDIR "/" LIBNAME
+#endif
 
 static const char usage[] =
 	"usage: socktune [OPTION]... [--] COMMAND [ARG]...\n"
@@ -111,6 +116,11 @@ static int preloaded(const char *list, const char *lib)
 
 int cli_preload(const char *lib)
 {
+	/* The installed copy is the one this command's own ELF class would
+	 * load; a program it execs may be of the other class, and the loader
+	 * expands $LIB for that program. A build tree's copy is named as is. */
+	if (strcmp(lib, SOCKTUNE_LIBDIR "/" LIBNAME) == 0)
+		lib = SOCKTUNE_PRELOAD;
 	const char *old = getenv("LD_PRELOAD");
 	if (!old || !old[0])
 		return setenv("LD_PRELOAD", lib, 1);
