@@ -79,7 +79,7 @@ $(shell mkdir -p $(B))
 $(file >$(B)/.flags,$(FLAGS_NOW))
 endif
 
-.PHONY: all deps check check-unit check-integration check-installed check-sanitize stage lint demo bench bench-quick bench-deps \
+.PHONY: all deps check check-unit check-integration check-installed check-sanitize check-musl stage lint demo bench bench-quick bench-deps \
 	install uninstall dist clean help
 
 all: $(B)/$(LIBNAME) $(B)/libsocktune.so $(B)/socktune
@@ -96,6 +96,7 @@ help:
 	@echo "make dist           write $(B)/socktune-$(VERSION).tar.gz, the release tarball (with socktune.spec)"
 	@echo "make lint           lint the man pages"
 	@echo "make check-sanitize the integration tests against an ASan/UBSan build"
+	@echo "make check-musl     the integration tests that can, against a musl build (musl-tools, curl)"
 
 $(B)/lib/%.o: %.c $(B)/.flags
 	@mkdir -p $(dir $@)
@@ -199,6 +200,38 @@ check-unit: $(B)/test-unit
 
 check-integration: all $(B)/test-integration $(TARGETS) stage
 	$(TEST_ENV) $(B)/test-integration $(if $(CHECK_FILTER),--filter '$(CHECK_FILTER)')
+
+# The library, the command and the probe targets built with musl-gcc
+# (Debian's musl-tools), against a static libconfig built with it from
+# Debian's source tarball; then the integration tests that run only those
+# targets under the musl loader. The rest run glibc programs (sh, python3,
+# the OpenSSL peers), into which a musl library cannot be preloaded; and musl
+# has no close_range() to hook. OpenSSL's headers (constants only) come from
+# /usr/include, searched after musl's own.
+MUSL_B        := $(B)/musl
+LIBCONFIG_VER := 1.5
+LIBCONFIG_URL := http://deb.debian.org/debian/pool/main/libc/libconfig/libconfig_$(LIBCONFIG_VER).orig.tar.gz
+LIBCONFIG_SHA := e31daa390d8e4461c8830512fe2e13ba1a3d6a02a2305a02429eec61e68703f6
+MUSL_LIBCONFIG := $(abspath $(MUSL_B))/libconfig
+MUSL_TESTS    := @(values|userwins|stale|threads|stats|fork|log|config|modes|merge|cli)/!(tcp_counted_when_closed_by_close_range|exit_status_is_the_programs)
+
+$(MUSL_LIBCONFIG)/lib/libconfig.a:
+	rm -rf $(MUSL_B)/src && mkdir -p $(MUSL_B)/src
+	curl -sSfL -o $(MUSL_B)/src/libconfig.tar.gz $(LIBCONFIG_URL)
+	echo "$(LIBCONFIG_SHA)  $(MUSL_B)/src/libconfig.tar.gz" | sha256sum -c --quiet
+	tar -C $(MUSL_B)/src -xzf $(MUSL_B)/src/libconfig.tar.gz
+	cd $(MUSL_B)/src/libconfig-$(LIBCONFIG_VER) && \
+		CC=musl-gcc ./configure -q --disable-cxx --enable-static --disable-shared \
+			--with-pic --prefix=$(MUSL_LIBCONFIG) && \
+		$(MAKE) >/dev/null && $(MAKE) install >/dev/null
+
+check-musl: $(B)/test-integration $(MUSL_LIBCONFIG)/lib/libconfig.a
+	$(MAKE) B=$(MUSL_B) CC=musl-gcc CONFIG_CFLAGS=-I$(MUSL_LIBCONFIG)/include \
+		CONFIG_LIBS=$(MUSL_LIBCONFIG)/lib/libconfig.a \
+		CPPFLAGS="$(CPPFLAGS) -idirafter /usr/include -idirafter /usr/include/$(MULTIARCH)" \
+		$(MUSL_B)/$(LIBNAME) $(MUSL_B)/socktune $(MUSL_B)/targets/probe $(MUSL_B)/targets/iovwriter
+	SOCKTUNE_TESTLIB=$(abspath $(MUSL_B)/$(LIBNAME)) SOCKTUNE_BIN=$(abspath $(MUSL_B)/socktune) \
+	SOCKTUNE_TARGETS=$(abspath $(MUSL_B)/targets) $(B)/test-integration --filter '$(MUSL_TESTS)'
 
 # The integration tests against an installed socktune, the library in
 # LIBDIR and the command in BINDIR (Debian's autopkgtest runs this); only

@@ -333,7 +333,11 @@ static void *reader(void *arg)
 			errno = EMSGSIZE;
 			fail_read(msg.msg_flags & MSG_TRUNC ? "a datagram was cut" : "control data was cut");
 		}
+		/* musl's CMSG_NXTHDR mixes signed and unsigned arithmetic. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wsign-conversion"
 		for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+#pragma GCC diagnostic pop
 			if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 				continue;
 			size_t nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);

@@ -83,6 +83,22 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#if !defined(__GLIBC__) && defined(SYS_close_range)
+/* musl has no close_range(): the raw call, which no preload can see. */
+static int close_range(unsigned lo, unsigned hi, int flags)
+{
+	return (int)syscall(SYS_close_range, lo, hi, flags);
+}
+#endif
+#if !defined(__GLIBC__)
+/* Nor closefrom(): close one by one, as far as the table goes. */
+static void closefrom(int lo)
+{
+	for (int fd = lo; fd < 1024; fd++)
+		close(fd);
+}
+#endif
+
 #define STALE_SNDBUF 65536
 
 enum stale {
