@@ -69,7 +69,6 @@ INT_SRC  := $(wildcard tests/integration/*.c)
 TARGETS  := $(patsubst tests/targets/%.c,$(B)/targets/%,$(wildcard tests/targets/*.c))
 BENCHES  := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
 
-
 # PREFIX, LIBDIR and SYSCONFDIR are compiled in: when they or the flags
 # change, everything is rebuilt, so `make install PREFIX=/usr` after a plain
 # `make` does not install binaries that look in /usr/local.
@@ -88,7 +87,7 @@ help:
 	@echo "make                build $(B)/$(LIBNAME) and $(B)/socktune"
 	@echo "make check          install missing build dependencies, build, run every test"
 	@echo "make demo           install missing build dependencies, build, run the bundled workload"
-	@echo "make bench          run the benchmarks (about 6 minutes), write $(B)/bench/report.md and its plots"
+	@echo "make bench          run the benchmarks (6 to 9 minutes), write $(B)/bench/report.md and its plots"
 	@echo "make bench-quick    the same, small and fast: checks the suite runs, its figures mean little"
 	@echo "make bench-deps     install what only the benchmarks use (qemu-utils, libnbd-bin, gnuplot)"
 	@echo "make install        install under DESTDIR/PREFIX (LIBDIR, MANDIR, SYSCONFDIR, BINDIR)"
