@@ -6,7 +6,18 @@
 # fails when debian/changelog says otherwise.
 VERSION    := 0.1.0
 SOVERSION  := 1
+# The library's name and how it is linked, by system. Linux is what is
+# tested; FreeBSD (GNU make, gmake) links the same way without -ldl; macOS
+# takes a .dylib that DYLD_INSERT_LIBRARIES loads, its hooks interposed by
+# a table (shim/hook.h) rather than by name, so no version script.
+UNAME_S    := $(shell uname -s)
+ifeq ($(UNAME_S),Darwin)
+LIBNAME    := libsocktune.$(SOVERSION).dylib
+DEVNAME    := libsocktune.dylib
+else
 LIBNAME    := libsocktune.so.$(SOVERSION)
+DEVNAME    := libsocktune.so
+endif
 
 PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
@@ -46,8 +57,9 @@ CONFIG_LIBS   := $(shell $(PKG_CONFIG) --libs libconfig 2>/dev/null || echo -lco
 # Only the TLS test programs and benchmarks link OpenSSL; the library never does.
 SSL_LIBS      := $(shell $(PKG_CONFIG) --libs openssl 2>/dev/null || echo -lssl -lcrypto)
 
-ALL_CPPFLAGS := -D_GNU_SOURCE -Ishim -Iconfig $(CPPFLAGS) \
+ALL_CPPFLAGS := -D_GNU_SOURCE -Ishim -Iconfig -I$(B) $(CPPFLAGS) \
 	-DSOCKTUNE_VERSION='"$(VERSION)"' \
+	-DSOCKTUNE_LIBNAME='"$(LIBNAME)"' \
 	-DSOCKTUNE_SYSCONFDIR='"$(SYSCONFDIR)"' \
 	-DSOCKTUNE_LIBDIR='"$(LIBDIR)"' \
 	-DSOCKTUNE_PRELOAD='"$(PRELOAD)"'
@@ -72,16 +84,16 @@ BENCHES  := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
 # PREFIX, LIBDIR and SYSCONFDIR are compiled in: when they or the flags
 # change, everything is rebuilt, so `make install PREFIX=/usr` after a plain
 # `make` does not install binaries that look in /usr/local.
-FLAGS_NOW := $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS)
+FLAGS_NOW := $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) $(FEATURES_OFF)
 ifneq ($(FLAGS_NOW),$(file <$(B)/.flags))
 $(shell mkdir -p $(B))
 $(file >$(B)/.flags,$(FLAGS_NOW))
 endif
 
-.PHONY: all deps check check-unit check-integration check-installed check-sanitize check-musl stage lint demo bench bench-quick bench-deps \
+.PHONY: all deps check check-unit check-integration check-installed check-sanitize check-musl check-portable stage lint demo bench bench-quick bench-deps \
 	install uninstall dist clean help
 
-all: $(B)/$(LIBNAME) $(B)/libsocktune.so $(B)/socktune
+all: $(B)/$(LIBNAME) $(B)/$(DEVNAME) $(B)/socktune
 
 help:
 	@echo "make                build $(B)/$(LIBNAME) and $(B)/socktune"
@@ -96,8 +108,15 @@ help:
 	@echo "make lint           lint the man pages"
 	@echo "make check-sanitize the integration tests against an ASan/UBSan build"
 	@echo "make check-musl     the integration tests that can, against a musl build (musl-tools, curl)"
+	@echo "make check-portable the integration tests that can, against a build without the optional calls"
 
-$(B)/lib/%.o: %.c $(B)/.flags
+# Which of the calls socktune hooks this libc has; FEATURES_OFF (names, or
+# "all") says no without asking, as `make check-portable` does.
+$(B)/probed.h: shim/probe.sh $(B)/.flags
+	ST_FEATURES_OFF="$(FEATURES_OFF)" sh shim/probe.sh $@ "$(CC)" \
+		"-D_GNU_SOURCE $(CPPFLAGS)" "$(CFLAGS)" "$(LDFLAGS)"
+
+$(B)/lib/%.o: %.c $(B)/.flags $(B)/probed.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -MMD -MP -c $< -o $@
 
@@ -105,14 +124,20 @@ $(B)/cli/%.o: %.c $(B)/.flags
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
+ifeq ($(UNAME_S),Darwin)
+LIB_LINK := -dynamiclib -install_name $(LIBDIR)/$(LIBNAME)
+else
+LIB_LINK := -shared -fPIC -Wl,-soname,$(LIBNAME) -Wl,--version-script=shim/socktune.map \
+	-Wl,-z,defs
+endif
+LIB_LIBS := $(CONFIG_LIBS) $(if $(filter Linux,$(UNAME_S)),-ldl) -lpthread
+
 $(B)/$(LIBNAME): $(LIB_OBJ) shim/socktune.map
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -shared -fPIC -Wl,-soname,$(LIBNAME) \
-		-Wl,--version-script=shim/socktune.map -Wl,-z,defs \
-		-o $@.tmp $(LIB_OBJ) $(CONFIG_LIBS) -ldl -lpthread
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $(LIB_LINK) -o $@.tmp $(LIB_OBJ) $(LIB_LIBS)
 	@# Renamed into place: a program running with it preloaded keeps the old one.
 	mv -f $@.tmp $@
 
-$(B)/libsocktune.so: $(B)/$(LIBNAME)
+$(B)/$(DEVNAME): $(B)/$(LIBNAME)
 	ln -sf $(LIBNAME) $@
 
 $(B)/socktune: $(CLI_OBJ)
@@ -232,6 +257,24 @@ check-musl: $(B)/test-integration $(MUSL_LIBCONFIG)/lib/libconfig.a
 	SOCKTUNE_TESTLIB=$(abspath $(MUSL_B)/$(LIBNAME)) SOCKTUNE_BIN=$(abspath $(MUSL_B)/socktune) \
 	SOCKTUNE_TARGETS=$(abspath $(MUSL_B)/targets) $(B)/test-integration --filter '$(MUSL_TESTS)'
 
+# The library and the command built as for a libc without the optional
+# calls shim/probe.sh looks for, as FreeBSD and macOS are (and without
+# getauxval and secure_getenv: the setuid test falls back to the ids); then
+# the integration tests that use none of those calls.
+PORT_B    := $(B)/portable
+PORT_OFF  := accept4 dup3 fcntl64 close_range closefrom ppoll epoll epoll_pwait2 \
+	clock_nanosleep sem_timedwait execvpe fexecve __read_chk __recv_chk __recvfrom_chk \
+	__poll_chk __ppoll_chk getauxval secure_getenv
+# Out: the tests whose programs call accept4 (the probe's --accept4, the
+# thread stress, Python's servers), epoll, ppoll, sem_timedwait,
+# clock_nanosleep, close_range or closefrom, and the full export list.
+PORT_TESTS := !(exports/every_hook_is_exported|threads/*|cork_rr/@(control_on_stalls_@(epoll|poll|thread)_*|epoll_*|poll_*|thread_*)|cork/@(on_corks_right_after_accept|own_tcp_cork_on_the_listener_left_alone)|cork_wait/@(epoll|ppoll|sem)|fork/child_tcp_sockets_follow_env_overrides|stats/tcp_counted_when_closed_by_@(close_range|closefrom)|tls_rr/wait_in_@(epoll_pwait|epoll_wait|ppoll)|tls_wait/@(clock_nanosleep|epoll_pwait|epoll_pwait2|epoll_wait|ppoll|sem_timedwait)|values/@(accept4_flags_survive_the_hook|env_sndbuf_tunes_accept4_socket|unix_stream_accept4_is_tuned))
+check-portable: $(B)/test-integration $(TARGETS)
+	$(MAKE) B=$(PORT_B) FEATURES_OFF="$(PORT_OFF)" $(PORT_B)/$(LIBNAME) $(PORT_B)/socktune
+	SOCKTUNE_TESTLIB=$(abspath $(PORT_B)/$(LIBNAME)) SOCKTUNE_BIN=$(abspath $(PORT_B)/socktune) \
+	SOCKTUNE_TARGETS=$(abspath $(B)/targets) $(B)/test-integration --filter '$(PORT_TESTS)'
+
+
 # The integration tests against an installed socktune, the library in
 # LIBDIR and the command in BINDIR (Debian's autopkgtest runs this); only
 # the test programs are built, in B.
@@ -281,7 +324,7 @@ install: all
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR) \
 		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7
 	install -m 0644 $(B)/$(LIBNAME) $(DESTDIR)$(LIBDIR)/$(LIBNAME)
-	ln -sf $(LIBNAME) $(DESTDIR)$(LIBDIR)/libsocktune.so
+	ln -sf $(LIBNAME) $(DESTDIR)$(LIBDIR)/$(DEVNAME)
 	install -m 0755 $(B)/socktune $(DESTDIR)$(BINDIR)/socktune
 	test -e $(DESTDIR)$(SYSCONFDIR)/socktune.conf || \
 		install -m 0644 config/socktune.conf $(DESTDIR)$(SYSCONFDIR)/socktune.conf
@@ -294,7 +337,7 @@ install: all
 # The configuration is left in place when it differs from the shipped example:
 # it is the user's now.
 uninstall:
-	rm -f $(DESTDIR)$(LIBDIR)/$(LIBNAME) $(DESTDIR)$(LIBDIR)/libsocktune.so \
+	rm -f $(DESTDIR)$(LIBDIR)/$(LIBNAME) $(DESTDIR)$(LIBDIR)/$(DEVNAME) \
 		$(DESTDIR)$(BINDIR)/socktune $(DESTDIR)$(MANDIR)/man1/socktune.1 \
 		$(DESTDIR)$(MANDIR)/man5/socktune.conf.5 $(DESTDIR)$(MANDIR)/man7/socktune.7
 	if cmp -s config/socktune.conf $(DESTDIR)$(SYSCONFDIR)/socktune.conf; then \

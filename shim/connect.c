@@ -111,7 +111,7 @@ static void client_policy(int fd, const struct sockaddr *addr, socklen_t len)
 	count_seen(e, ST_ROLE_CLIENT, sockopt_apply(fd, e, &o, OPT_SNDBUF | OPT_RCVBUF | OPT_NODELAY));
 }
 
-SOCKTUNE_HOOK int connect(int fd, const struct sockaddr *addr, socklen_t len)
+SOCKTUNE_HOOK int HOOK(connect)(int fd, const struct sockaddr *addr, socklen_t len)
 {
 	if (!st_mode())
 		return real.connect(fd, addr, len);
@@ -127,8 +127,9 @@ SOCKTUNE_HOOK int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	}
 	return r;
 }
+INTERPOSE(connect);
 
-SOCKTUNE_HOOK int listen(int fd, int backlog)
+SOCKTUNE_HOOK int HOOK(listen)(int fd, int backlog)
 {
 	if (!st_mode())
 		return real.listen(fd, backlog);
@@ -149,6 +150,7 @@ SOCKTUNE_HOOK int listen(int fd, int backlog)
 	errno = saved;
 	return real.listen(fd, backlog);
 }
+INTERPOSE(listen);
 
 static void server_policy(int lfd, int fd)
 {
@@ -201,16 +203,20 @@ static int accepted(int lfd, int fd)
 	return fd;
 }
 
-SOCKTUNE_HOOK int accept(int lfd, struct sockaddr *addr, socklen_t *lenp)
+SOCKTUNE_HOOK int HOOK(accept)(int lfd, struct sockaddr *addr, socklen_t *lenp)
 {
 	if (!st_mode())
 		return real.accept(lfd, addr, lenp);
 	return accepted(lfd, real.accept(lfd, addr, lenp));
 }
+INTERPOSE(accept);
 
-SOCKTUNE_HOOK int accept4(int lfd, struct sockaddr *addr, socklen_t *lenp, int flags)
+#if ST_HAVE_ACCEPT4
+SOCKTUNE_HOOK int HOOK(accept4)(int lfd, struct sockaddr *addr, socklen_t *lenp, int flags)
 {
 	if (!st_mode())
 		return real.accept4(lfd, addr, lenp, flags);
 	return accepted(lfd, real.accept4(lfd, addr, lenp, flags));
 }
+INTERPOSE(accept4);
+#endif

@@ -38,14 +38,16 @@ static void retire(int fd)
 	fd_state_forget(fd);
 }
 
+#if ST_HAVE_CLOSE_RANGE || ST_HAVE_CLOSEFROM
 static void retire_range(unsigned lo, unsigned hi)
 {
 	int limit = fd_state_limit();
 	for (unsigned fd = lo; fd <= hi && fd < (unsigned)limit; fd++)
 		retire((int)fd);
 }
+#endif
 
-SOCKTUNE_HOOK int socket(int domain, int type, int protocol)
+SOCKTUNE_HOOK int HOOK(socket)(int domain, int type, int protocol)
 {
 	int on = st_mode();
 	int fd = real.socket(domain, type, protocol);
@@ -53,8 +55,9 @@ SOCKTUNE_HOOK int socket(int domain, int type, int protocol)
 		sock_note_created(fd, domain, type);
 	return fd;
 }
+INTERPOSE(socket);
 
-SOCKTUNE_HOOK int socketpair(int domain, int type, int protocol, int sv[2])
+SOCKTUNE_HOOK int HOOK(socketpair)(int domain, int type, int protocol, int sv[2])
 {
 	int on = st_mode();
 	int r = real.socketpair(domain, type, protocol, sv);
@@ -64,8 +67,9 @@ SOCKTUNE_HOOK int socketpair(int domain, int type, int protocol, int sv[2])
 	}
 	return r;
 }
+INTERPOSE(socketpair);
 
-SOCKTUNE_HOOK int close(int fd)
+SOCKTUNE_HOOK int HOOK(close)(int fd)
 {
 	if (st_mode()) {
 		int saved = errno;
@@ -74,6 +78,7 @@ SOCKTUNE_HOOK int close(int fd)
 	}
 	return real.close(fd);
 }
+INTERPOSE(close);
 
 /* A copy made by dup and friends names the same socket. */
 static int copied(int newfd, int oldfd)
@@ -86,12 +91,13 @@ static int copied(int newfd, int oldfd)
 	return newfd;
 }
 
-SOCKTUNE_HOOK int dup(int oldfd)
+SOCKTUNE_HOOK int HOOK(dup)(int oldfd)
 {
 	if (!st_mode())
 		return real.dup(oldfd);
 	return copied(real.dup(oldfd), oldfd);
 }
+INTERPOSE(dup);
 
 /* dup2 and dup3 close their target only when the source is open. */
 static void retire_target(int oldfd, int newfd)
@@ -105,21 +111,25 @@ static void retire_target(int oldfd, int newfd)
 	errno = saved;
 }
 
-SOCKTUNE_HOOK int dup2(int oldfd, int newfd)
+SOCKTUNE_HOOK int HOOK(dup2)(int oldfd, int newfd)
 {
 	if (!st_mode())
 		return real.dup2(oldfd, newfd);
 	retire_target(oldfd, newfd);
 	return copied(real.dup2(oldfd, newfd), oldfd);
 }
+INTERPOSE(dup2);
 
-SOCKTUNE_HOOK int dup3(int oldfd, int newfd, int flags)
+#if ST_HAVE_DUP3
+SOCKTUNE_HOOK int HOOK(dup3)(int oldfd, int newfd, int flags)
 {
 	if (!st_mode())
 		return real.dup3(oldfd, newfd, flags);
 	retire_target(oldfd, newfd);
 	return copied(real.dup3(oldfd, newfd, flags), oldfd);
 }
+INTERPOSE(dup3);
+#endif
 
 /* fcntl's third argument is an int or a pointer depending on cmd; passing
  * it on as a pointer-sized word is what every libc's own wrappers do. */
@@ -131,7 +141,7 @@ static int fcntl_common(int (*fn)(int, int, ...), int fd, int cmd, void *arg)
 	return r;
 }
 
-SOCKTUNE_HOOK int fcntl(int fd, int cmd, ...)
+SOCKTUNE_HOOK int HOOK(fcntl)(int fd, int cmd, ...)
 {
 	va_list ap;
 	va_start(ap, cmd);
@@ -141,8 +151,10 @@ SOCKTUNE_HOOK int fcntl(int fd, int cmd, ...)
 		real_bind();
 	return fcntl_common(real.fcntl, fd, cmd, arg);
 }
+INTERPOSE(fcntl);
 
-SOCKTUNE_HOOK int fcntl64(int fd, int cmd, ...)
+#if ST_HAVE_FCNTL64
+SOCKTUNE_HOOK int HOOK(fcntl64)(int fd, int cmd, ...)
 {
 	va_list ap;
 	va_start(ap, cmd);
@@ -152,22 +164,30 @@ SOCKTUNE_HOOK int fcntl64(int fd, int cmd, ...)
 		real_bind();
 	return fcntl_common(real.fcntl64, fd, cmd, arg);
 }
+INTERPOSE(fcntl64);
+#endif
 
-SOCKTUNE_HOOK int close_range(unsigned lo, unsigned hi, int flags)
+#if ST_HAVE_CLOSE_RANGE
+SOCKTUNE_HOOK int HOOK(close_range)(unsigned lo, unsigned hi, int flags)
 {
 	if (!st_mode())
 		return real.close_range(lo, hi, flags);
-	/* With CLOSE_RANGE_CLOEXEC nothing is closed now; exec will do it,
-	 * and exec starts a fresh table anyway. */
-	if (!((unsigned)flags & CLOSE_RANGE_CLOEXEC)) {
-		int saved = errno;
-		retire_range(lo, hi);
-		errno = saved;
-	}
+#ifdef CLOSE_RANGE_CLOEXEC
+	/* Nothing is closed now; exec will do it, and exec starts a fresh
+	 * table anyway. */
+	if ((unsigned)flags & CLOSE_RANGE_CLOEXEC)
+		return real.close_range(lo, hi, flags);
+#endif
+	int saved = errno;
+	retire_range(lo, hi);
+	errno = saved;
 	return real.close_range(lo, hi, flags);
 }
+INTERPOSE(close_range);
+#endif
 
-SOCKTUNE_HOOK void closefrom(int lo)
+#if ST_HAVE_CLOSEFROM
+SOCKTUNE_HOOK void HOOK(closefrom)(int lo)
 {
 	if (st_mode() && lo >= 0) {
 		int saved = errno;
@@ -176,12 +196,18 @@ SOCKTUNE_HOOK void closefrom(int lo)
 	}
 	real.closefrom(lo);
 }
+INTERPOSE(closefrom);
+#endif
 
 static uint32_t user_flag(int level, int name)
 {
 #ifdef TCP_CORK
 	if (level == IPPROTO_TCP && name == TCP_CORK)
 		return FD_USER_CORK;
+#endif
+#ifndef SO_SNDBUFFORCE /* Linux's, for CAP_NET_ADMIN */
+#define SO_SNDBUFFORCE SO_SNDBUF
+#define SO_RCVBUFFORCE SO_RCVBUF
 #endif
 	if (level == SOL_SOCKET && (name == SO_SNDBUF || name == SO_SNDBUFFORCE))
 		return FD_USER_SNDBUF;
@@ -192,7 +218,7 @@ static uint32_t user_flag(int level, int name)
 	return 0;
 }
 
-SOCKTUNE_HOOK int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+SOCKTUNE_HOOK int HOOK(setsockopt)(int fd, int level, int name, const void *val, socklen_t len)
 {
 	if (!st_mode())
 		return real.setsockopt(fd, level, name, val, len);
@@ -209,3 +235,4 @@ SOCKTUNE_HOOK int setsockopt(int fd, int level, int name, const void *val, sockl
 	}
 	return r;
 }
+INTERPOSE(setsockopt);

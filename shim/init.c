@@ -16,8 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/auxv.h>
 #include <unistd.h>
+#if ST_HAVE_GETAUXVAL
+#include <sys/auxv.h>
+#endif
 
 #ifndef SOCKTUNE_SYSCONFDIR
 #define SOCKTUNE_SYSCONFDIR "/etc"
@@ -64,17 +66,62 @@ static void after_fork_child(void)
 	sockopt_reset_warnings();
 }
 
+/* Whether the program runs with privileges its invoker lacks (setuid,
+ * setgid, file capabilities): the kernel's AT_SECURE, or the BSD call that
+ * reports it, or failing both, the ids. */
+static int running_secure(void)
+{
+#if ST_HAVE_GETAUXVAL
+	return getauxval(AT_SECURE) != 0;
+#elif ST_HAVE_ISSETUGID
+	return issetugid();
+#else
+	return getuid() != geteuid() || getgid() != getegid();
+#endif
+}
+
+/* Set once, before any variable is read. */
+static int secure;
+
+/* A variable, unless the program is setuid. */
+#if ST_HAVE_SECURE_GETENV
+#define env_get secure_getenv
+#else
+static char *env_get(const char *name)
+{
+	return secure ? NULL : getenv(name);
+}
+#endif
+
+/* The program's name for rules and messages, and the path it was started
+ * by, where the system says: execve's, with PATH search the full one. */
+static void program_names(const char **name, const char **path)
+{
+#if ST_HAVE_PROGRAM_INVOCATION_NAME
+	*name = program_invocation_short_name;
+	*path = program_invocation_name;
+#elif ST_HAVE_GETPROGNAME
+	*name = *path = getprogname();
+#else
+	*name = *path = "?";
+#endif
+#if ST_HAVE_GETAUXVAL
+	const char *execfn = (const char *)getauxval(AT_EXECFN);
+	if (execfn)
+		*path = execfn;
+#endif
+}
+
 static void load_config_now(void)
 {
 	int saved = errno;
-	int secure = getauxval(AT_SECURE) != 0;
-	const char *mode = secure_getenv("SOCKTUNE");
-	const char *level = secure_getenv("SOCKTUNE_LOG");
-	/* The path execve was given: with PATH search, the full one. */
-	const char *path = (const char *)getauxval(AT_EXECFN);
+	secure = running_secure();
+	const char *mode = env_get("SOCKTUNE");
+	const char *level = env_get("SOCKTUNE_LOG");
+	const char *path;
 
 	socktune_pid = getpid();
-	socktune_prog = program_invocation_short_name;
+	program_names(&socktune_prog, &path);
 	/* SOCKTUNE=off is the A/B switch: honour it without touching a file. */
 	if (mode && !strcasecmp(mode, "off")) {
 		conf_defaults(&socktune_cfg);
@@ -90,8 +137,8 @@ static void load_config_now(void)
 		if (conf_set(&scratch, "log", level, "environment", "SOCKTUNE_LOG", NULL, NULL) == 0)
 			socktune_log_level = scratch.log;
 	}
-	conf_load(&socktune_cfg, SOCKTUNE_SYSCONFDIR, secure, secure_getenv, diag_log, NULL,
-		  program_invocation_short_name, path ? path : program_invocation_name);
+	conf_load(&socktune_cfg, SOCKTUNE_SYSCONFDIR, secure, env_get, diag_log, NULL,
+		  socktune_prog, path);
 	socktune_log_level = socktune_cfg.log;
 	pthread_atfork(before_fork, NULL, after_fork_child);
 	log_debug("mode %s, %d rule(s), %d file(s) read%s", mode_name(socktune_cfg.mode),

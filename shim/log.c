@@ -1,6 +1,7 @@
 /* The logger.  It writes with the raw system call: the write hook must not
  * see the library's own messages, and the real-function table may not be
- * bound yet when the configuration is read. */
+ * bound yet when the configuration is read.  (On macOS the library's own
+ * write() is the original already: see hook.h.) */
 #include "log.h"
 
 #include "state.h"
@@ -8,7 +9,9 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#if !defined(__APPLE__)
 #include <sys/syscall.h>
+#endif
 #include <unistd.h>
 
 int socktune_log_level = ST_LOG_WARN;
@@ -30,6 +33,10 @@ void st_log(int level, const char *fmt, ...)
 	if ((size_t)n >= sizeof(buf) - 1)
 		n = (int)sizeof(buf) - 2;
 	buf[n++] = '\n';
+#if defined(__APPLE__)
+	(void)!write(2, buf, (size_t)n);
+#else
 	syscall(SYS_write, 2, buf, (size_t)n);
+#endif
 	errno = saved;
 }

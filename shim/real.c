@@ -9,37 +9,47 @@
 
 struct socktune_real socktune_real;
 
+#if ST_HAVE_CLOSE_RANGE
 static int missing_close_range(unsigned lo, unsigned hi, int flags)
 {
 	(void)lo, (void)hi, (void)flags;
 	errno = ENOSYS;
 	return -1;
 }
+#endif
 
+#if ST_HAVE_CLOSEFROM
 static void missing_closefrom(int lo)
 {
 	(void)lo;
 }
+#endif
 
+#if ST_HAVE_FCNTL64
 static int missing_fcntl64(int fd, int cmd, ...)
 {
 	(void)fd, (void)cmd;
 	errno = ENOSYS;
 	return -1;
 }
+#endif
 
-static void *bind_one(const char *name)
-{
-	return dlsym(RTLD_NEXT, name);
-}
-
-#define BIND(f) (*(void **)&real.f = bind_one(#f))
+#if defined(__APPLE__)
+/* dyld does not interpose the library's own references: they are the
+ * originals, and need no lookup. */
+#define BIND_AS(field, f) (real.field = f)
+#else
+#define BIND_AS(field, f) (*(void **)&real.field = dlsym(RTLD_NEXT, #f))
+#endif
+#define BIND(f) BIND_AS(f, f)
 
 static void bind_all(void)
 {
 	BIND(connect);
 	BIND(accept);
+#if ST_HAVE_ACCEPT4
 	BIND(accept4);
+#endif
 	BIND(listen);
 	BIND(socket);
 	BIND(socketpair);
@@ -48,54 +58,86 @@ static void bind_all(void)
 	BIND(close);
 	BIND(dup);
 	BIND(dup2);
+#if ST_HAVE_DUP3
 	BIND(dup3);
+#endif
 	BIND(fcntl);
+#if ST_HAVE_FCNTL64
 	BIND(fcntl64);
+	if (!real.fcntl64)
+		real.fcntl64 = real.fcntl ? real.fcntl : missing_fcntl64;
+#endif
+#if ST_HAVE_CLOSE_RANGE
 	BIND(close_range);
+	if (!real.close_range)
+		real.close_range = missing_close_range;
+#endif
+#if ST_HAVE_CLOSEFROM
 	BIND(closefrom);
+	if (!real.closefrom)
+		real.closefrom = missing_closefrom;
+#endif
 	BIND(write);
 	BIND(send);
 	BIND(writev);
 	BIND(sendmsg);
 	BIND(shutdown);
 	BIND(poll);
+#if ST_HAVE_PPOLL
 	BIND(ppoll);
+#endif
 	BIND(select);
 	BIND(pselect);
+#if ST_HAVE_EPOLL
 	BIND(epoll_wait);
 	BIND(epoll_pwait);
+#endif
+#if ST_HAVE_EPOLL_PWAIT2
 	BIND(epoll_pwait2);
+#endif
 	BIND(read);
 	BIND(recv);
 	BIND(recvfrom);
 	BIND(recvmsg);
 	BIND(readv);
-	*(void **)&real.read_chk = bind_one("__read_chk");
-	*(void **)&real.recv_chk = bind_one("__recv_chk");
-	*(void **)&real.recvfrom_chk = bind_one("__recvfrom_chk");
-	*(void **)&real.poll_chk = bind_one("__poll_chk");
-	*(void **)&real.ppoll_chk = bind_one("__ppoll_chk");
+#if ST_HAVE___READ_CHK
+	BIND_AS(read_chk, __read_chk);
+#endif
+#if ST_HAVE___RECV_CHK
+	BIND_AS(recv_chk, __recv_chk);
+#endif
+#if ST_HAVE___RECVFROM_CHK
+	BIND_AS(recvfrom_chk, __recvfrom_chk);
+#endif
+#if ST_HAVE___POLL_CHK
+	BIND_AS(poll_chk, __poll_chk);
+#endif
+#if ST_HAVE___PPOLL_CHK
+	BIND_AS(ppoll_chk, __ppoll_chk);
+#endif
 	BIND(nanosleep);
+#if ST_HAVE_CLOCK_NANOSLEEP
 	BIND(clock_nanosleep);
+#endif
 	BIND(usleep);
 	BIND(sleep);
 	BIND(pthread_cond_wait);
 	BIND(pthread_cond_timedwait);
 	BIND(sem_wait);
+#if ST_HAVE_SEM_TIMEDWAIT
 	BIND(sem_timedwait);
+#endif
 	BIND(execve);
 	BIND(execv);
 	BIND(execvp);
+#if ST_HAVE_EXECVPE
 	BIND(execvpe);
+#endif
+#if ST_HAVE_FEXECVE
 	BIND(fexecve);
+#endif
 	BIND(_exit);
 	BIND(_Exit);
-	if (!real.close_range)
-		real.close_range = missing_close_range;
-	if (!real.closefrom)
-		real.closefrom = missing_closefrom;
-	if (!real.fcntl64)
-		real.fcntl64 = real.fcntl ? real.fcntl : missing_fcntl64;
 }
 
 void real_bind(void)

@@ -1,18 +1,23 @@
 /* The real functions behind the hooks, in one table, bound once on first
- * use with dlsym(RTLD_NEXT).  Binding in the constructor breaks gdb and
- * valgrind, so it waits for the first hooked call. */
+ * use with dlsym(RTLD_NEXT) (on macOS, by reference: see hook.h).  Binding
+ * in the constructor breaks gdb and valgrind, so it waits for the first
+ * hooked call. */
 #ifndef SOCKTUNE_REAL_H
 #define SOCKTUNE_REAL_H
+
+#include "probed.h"
 
 #include <poll.h>
 #include <pthread.h>
 #include <semaphore.h>
-#include <sys/epoll.h>
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#if ST_HAVE_EPOLL
+#include <sys/epoll.h>
+#endif
 
 struct socktune_real {
 	int (*connect)(int, const struct sockaddr *, socklen_t);
@@ -41,9 +46,11 @@ struct socktune_real {
 	int (*ppoll)(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *);
 	int (*select)(int, fd_set *, fd_set *, fd_set *, struct timeval *);
 	int (*pselect)(int, fd_set *, fd_set *, fd_set *, const struct timespec *, const sigset_t *);
+#if ST_HAVE_EPOLL
 	int (*epoll_wait)(int, struct epoll_event *, int, int);
 	int (*epoll_pwait)(int, struct epoll_event *, int, int, const sigset_t *);
 	int (*epoll_pwait2)(int, struct epoll_event *, int, const struct timespec *, const sigset_t *);
+#endif
 	ssize_t (*read)(int, void *, size_t);
 	ssize_t (*recv)(int, void *, size_t, int);
 	ssize_t (*recvfrom)(int, void *, size_t, int, struct sockaddr *, socklen_t *);

@@ -24,6 +24,14 @@ unsigned fam_bit(int domain)
 	}
 }
 
+/* socket(2)'s type flags, Linux's and FreeBSD's; macOS has none. */
+#ifndef SOCK_NONBLOCK
+#define SOCK_NONBLOCK 0
+#endif
+#ifndef SOCK_CLOEXEC
+#define SOCK_CLOEXEC 0
+#endif
+
 unsigned type_bit(int type)
 {
 	switch (type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) {

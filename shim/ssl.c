@@ -468,11 +468,17 @@ static int sendable(int fd, const struct fd_state *e)
 {
 	if (!fd_state_is_tcp(e))
 		return 1;
+#if !defined(__linux__)
+	/* TCP_INFO's states and layout are Linux's: elsewhere, hold nothing. */
+	(void)fd;
+	return 0;
+#else
 	unsigned char state = 0;
 	socklen_t len = sizeof(state); /* tcpi_state is the first byte of TCP_INFO */
 	if (real.getsockopt(fd, IPPROTO_TCP, TCP_INFO, &state, &len) < 0 || len < 1)
 		return 0;
 	return state == TCP_ESTABLISHED || state == TCP_CLOSE_WAIT;
+#endif
 }
 
 /* The hold threshold for a write of num bytes on s, or 0. */
@@ -495,6 +501,11 @@ static size_t holdable(SSL *s, size_t num, int *fd)
  * half of it is what payload may count on. */
 static size_t send_room(int fd)
 {
+#if !defined(TIOCOUTQ) || !defined(__linux__)
+	/* No queue length to go by (FreeBSD's FIONWRITE would do, untried). */
+	(void)fd;
+	return 0;
+#else
 	int outq = 0, sndbuf = 0;
 	socklen_t len = sizeof(sndbuf);
 	if (ioctl(fd, TIOCOUTQ, &outq) < 0 ||
@@ -504,6 +515,7 @@ static size_t send_room(int fd)
 	if (room <= 0)
 		return 0;
 	return room > ST_TLS_MERGE_MAX ? ST_TLS_MERGE_MAX : (size_t)room;
+#endif
 }
 
 static void flush_at_exit(void)

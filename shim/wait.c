@@ -53,45 +53,56 @@ void socktune_thread_holds(void)
 	pthread_setspecific(thread_key, &thread_key);
 }
 
-SOCKTUNE_HOOK int poll(struct pollfd *fds, nfds_t n, int timeout)
+SOCKTUNE_HOOK int HOOK(poll)(struct pollfd *fds, nfds_t n, int timeout)
 {
 	WAIT();
 	return REAL(poll)(fds, n, timeout);
 }
+INTERPOSE(poll);
 
-SOCKTUNE_HOOK int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *t, const sigset_t *m)
+#if ST_HAVE_PPOLL
+SOCKTUNE_HOOK int HOOK(ppoll)(struct pollfd *fds, nfds_t n, const struct timespec *t, const sigset_t *m)
 {
 	WAIT();
 	return REAL(ppoll)(fds, n, t, m);
 }
+INTERPOSE(ppoll);
+#endif
 
-SOCKTUNE_HOOK int select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *t)
+SOCKTUNE_HOOK int HOOK(select)(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *t)
 {
 	WAIT();
 	return REAL(select)(n, r, w, e, t);
 }
+INTERPOSE(select);
 
-SOCKTUNE_HOOK int pselect(int n, fd_set *r, fd_set *w, fd_set *e, const struct timespec *t,
+SOCKTUNE_HOOK int HOOK(pselect)(int n, fd_set *r, fd_set *w, fd_set *e, const struct timespec *t,
 			  const sigset_t *m)
 {
 	WAIT();
 	return REAL(pselect)(n, r, w, e, t, m);
 }
+INTERPOSE(pselect);
 
-SOCKTUNE_HOOK int epoll_wait(int ep, struct epoll_event *ev, int n, int timeout)
+#if ST_HAVE_EPOLL
+SOCKTUNE_HOOK int HOOK(epoll_wait)(int ep, struct epoll_event *ev, int n, int timeout)
 {
 	WAIT();
 	return REAL(epoll_wait)(ep, ev, n, timeout);
 }
+INTERPOSE(epoll_wait);
 
-SOCKTUNE_HOOK int epoll_pwait(int ep, struct epoll_event *ev, int n, int timeout,
+SOCKTUNE_HOOK int HOOK(epoll_pwait)(int ep, struct epoll_event *ev, int n, int timeout,
 			      const sigset_t *m)
 {
 	WAIT();
 	return REAL(epoll_pwait)(ep, ev, n, timeout, m);
 }
+INTERPOSE(epoll_pwait);
+#endif
 
-SOCKTUNE_HOOK int epoll_pwait2(int ep, struct epoll_event *ev, int n, const struct timespec *t,
+#if ST_HAVE_EPOLL_PWAIT2
+SOCKTUNE_HOOK int HOOK(epoll_pwait2)(int ep, struct epoll_event *ev, int n, const struct timespec *t,
 			       const sigset_t *m)
 {
 	WAIT();
@@ -101,107 +112,137 @@ SOCKTUNE_HOOK int epoll_pwait2(int ep, struct epoll_event *ev, int n, const stru
 	}
 	return real.epoll_pwait2(ep, ev, n, t, m);
 }
+INTERPOSE(epoll_pwait2);
+#endif
 
-SOCKTUNE_HOOK ssize_t read(int fd, void *buf, size_t len)
+SOCKTUNE_HOOK ssize_t HOOK(read)(int fd, void *buf, size_t len)
 {
 	WAIT();
 	return REAL(read)(fd, buf, len);
 }
+INTERPOSE(read);
 
-SOCKTUNE_HOOK ssize_t recv(int fd, void *buf, size_t len, int flags)
+SOCKTUNE_HOOK ssize_t HOOK(recv)(int fd, void *buf, size_t len, int flags)
 {
 	WAIT();
 	return REAL(recv)(fd, buf, len, flags);
 }
+INTERPOSE(recv);
 
-SOCKTUNE_HOOK ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *a,
+SOCKTUNE_HOOK ssize_t HOOK(recvfrom)(int fd, void *buf, size_t len, int flags, struct sockaddr *a,
 			       socklen_t *alen)
 {
 	WAIT();
 	return REAL(recvfrom)(fd, buf, len, flags, a, alen);
 }
+INTERPOSE(recvfrom);
 
-SOCKTUNE_HOOK ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+SOCKTUNE_HOOK ssize_t HOOK(recvmsg)(int fd, struct msghdr *msg, int flags)
 {
 	WAIT();
 	return REAL(recvmsg)(fd, msg, flags);
 }
+INTERPOSE(recvmsg);
 
-SOCKTUNE_HOOK ssize_t readv(int fd, const struct iovec *iov, int n)
+SOCKTUNE_HOOK ssize_t HOOK(readv)(int fd, const struct iovec *iov, int n)
 {
 	WAIT();
 	return REAL(readv)(fd, iov, n);
 }
+INTERPOSE(readv);
 
-SOCKTUNE_HOOK ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
+#if ST_HAVE___READ_CHK
+SOCKTUNE_HOOK ssize_t HOOK(__read_chk)(int fd, void *buf, size_t len, size_t buflen)
 {
 	WAIT();
 	return REAL(read_chk)(fd, buf, len, buflen);
 }
+INTERPOSE(__read_chk);
+#endif
 
-SOCKTUNE_HOOK ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags)
+#if ST_HAVE___RECV_CHK
+SOCKTUNE_HOOK ssize_t HOOK(__recv_chk)(int fd, void *buf, size_t len, size_t buflen, int flags)
 {
 	WAIT();
 	return REAL(recv_chk)(fd, buf, len, buflen, flags);
 }
+INTERPOSE(__recv_chk);
+#endif
 
-SOCKTUNE_HOOK ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
+#if ST_HAVE___RECVFROM_CHK
+SOCKTUNE_HOOK ssize_t HOOK(__recvfrom_chk)(int fd, void *buf, size_t len, size_t buflen, int flags,
 				     struct sockaddr *a, socklen_t *alen)
 {
 	WAIT();
 	return REAL(recvfrom_chk)(fd, buf, len, buflen, flags, a, alen);
 }
+INTERPOSE(__recvfrom_chk);
+#endif
 
-SOCKTUNE_HOOK int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen)
+#if ST_HAVE___POLL_CHK
+SOCKTUNE_HOOK int HOOK(__poll_chk)(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen)
 {
 	WAIT();
 	return REAL(poll_chk)(fds, n, timeout, fdslen);
 }
+INTERPOSE(__poll_chk);
+#endif
 
-SOCKTUNE_HOOK int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *t,
+#if ST_HAVE___PPOLL_CHK
+SOCKTUNE_HOOK int HOOK(__ppoll_chk)(struct pollfd *fds, nfds_t n, const struct timespec *t,
 			      const sigset_t *m, size_t fdslen)
 {
 	WAIT();
 	return REAL(ppoll_chk)(fds, n, t, m, fdslen);
 }
+INTERPOSE(__ppoll_chk);
+#endif
 
-SOCKTUNE_HOOK int nanosleep(const struct timespec *t, struct timespec *rem)
+SOCKTUNE_HOOK int HOOK(nanosleep)(const struct timespec *t, struct timespec *rem)
 {
 	WAIT();
 	return REAL(nanosleep)(t, rem);
 }
+INTERPOSE(nanosleep);
 
-SOCKTUNE_HOOK int clock_nanosleep(clockid_t c, int flags, const struct timespec *t,
+#if ST_HAVE_CLOCK_NANOSLEEP
+SOCKTUNE_HOOK int HOOK(clock_nanosleep)(clockid_t c, int flags, const struct timespec *t,
 				  struct timespec *rem)
 {
 	WAIT();
 	return REAL(clock_nanosleep)(c, flags, t, rem);
 }
+INTERPOSE(clock_nanosleep);
+#endif
 
-SOCKTUNE_HOOK int usleep(useconds_t us)
+SOCKTUNE_HOOK int HOOK(usleep)(useconds_t us)
 {
 	WAIT();
 	return REAL(usleep)(us);
 }
+INTERPOSE(usleep);
 
-SOCKTUNE_HOOK unsigned sleep(unsigned s)
+SOCKTUNE_HOOK unsigned HOOK(sleep)(unsigned s)
 {
 	WAIT();
 	return REAL(sleep)(s);
 }
+INTERPOSE(sleep);
 
-SOCKTUNE_HOOK int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
+SOCKTUNE_HOOK int HOOK(pthread_cond_wait)(pthread_cond_t *c, pthread_mutex_t *m)
 {
 	WAIT();
 	return REAL(pthread_cond_wait)(c, m);
 }
+INTERPOSE(pthread_cond_wait);
 
-SOCKTUNE_HOOK int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
+SOCKTUNE_HOOK int HOOK(pthread_cond_timedwait)(pthread_cond_t *c, pthread_mutex_t *m,
 					 const struct timespec *t)
 {
 	WAIT();
 	return REAL(pthread_cond_timedwait)(c, m, t);
 }
+INTERPOSE(pthread_cond_timedwait);
 
 /* A semaphore that can be taken at once is no wait: Python takes one for
  * every lock, and flushing there would send each piece alone. */
@@ -216,24 +257,28 @@ static int sem_taken_now(sem_t *s)
 	return 0;
 }
 
-SOCKTUNE_HOOK int sem_wait(sem_t *s)
+SOCKTUNE_HOOK int HOOK(sem_wait)(sem_t *s)
 {
 	if (sem_taken_now(s))
 		return 0;
 	WAIT();
 	return REAL(sem_wait)(s);
 }
+INTERPOSE(sem_wait);
 
-SOCKTUNE_HOOK int sem_timedwait(sem_t *s, const struct timespec *t)
+#if ST_HAVE_SEM_TIMEDWAIT
+SOCKTUNE_HOOK int HOOK(sem_timedwait)(sem_t *s, const struct timespec *t)
 {
 	if (sem_taken_now(s))
 		return 0;
 	WAIT();
 	return REAL(sem_timedwait)(s, t);
 }
+INTERPOSE(sem_timedwait);
+#endif
 
 /* shutdown(2) ends the stream below any TLS held for it. */
-SOCKTUNE_HOOK int shutdown(int fd, int how)
+SOCKTUNE_HOOK int HOOK(shutdown)(int fd, int how)
 {
 	if (unlikely(socktune_tls_used))
 		tls_flush_fd(fd);
@@ -242,6 +287,7 @@ SOCKTUNE_HOOK int shutdown(int fd, int how)
 		cork_push_fd(fd);
 	return REAL(shutdown)(fd, how);
 }
+INTERPOSE(shutdown);
 
 /* Leaving the process image: everything held in the process goes out.
  * Not from a vfork child, which shares the parent's memory and would send
@@ -254,35 +300,44 @@ static void leaving(int why)
 	cork_push_thread();
 }
 
-SOCKTUNE_HOOK int execve(const char *path, char *const argv[], char *const envp[])
+SOCKTUNE_HOOK int HOOK(execve)(const char *path, char *const argv[], char *const envp[])
 {
 	leaving(FLUSH_EXEC);
 	return REAL(execve)(path, argv, envp);
 }
+INTERPOSE(execve);
 
-SOCKTUNE_HOOK int execv(const char *path, char *const argv[])
+SOCKTUNE_HOOK int HOOK(execv)(const char *path, char *const argv[])
 {
 	leaving(FLUSH_EXEC);
 	return REAL(execv)(path, argv);
 }
+INTERPOSE(execv);
 
-SOCKTUNE_HOOK int execvp(const char *file, char *const argv[])
+SOCKTUNE_HOOK int HOOK(execvp)(const char *file, char *const argv[])
 {
 	leaving(FLUSH_EXEC);
 	return REAL(execvp)(file, argv);
 }
+INTERPOSE(execvp);
 
-SOCKTUNE_HOOK int execvpe(const char *file, char *const argv[], char *const envp[])
+#if ST_HAVE_EXECVPE
+SOCKTUNE_HOOK int HOOK(execvpe)(const char *file, char *const argv[], char *const envp[])
 {
 	leaving(FLUSH_EXEC);
 	return REAL(execvpe)(file, argv, envp);
 }
+INTERPOSE(execvpe);
+#endif
 
-SOCKTUNE_HOOK int fexecve(int fd, char *const argv[], char *const envp[])
+#if ST_HAVE_FEXECVE
+SOCKTUNE_HOOK int HOOK(fexecve)(int fd, char *const argv[], char *const envp[])
 {
 	leaving(FLUSH_EXEC);
 	return REAL(fexecve)(fd, argv, envp);
 }
+INTERPOSE(fexecve);
+#endif
 
 /* The execl family passes its arguments as a list; glibc's own versions
  * call execve inside libc, out of reach, so they are rebuilt here. */
@@ -301,33 +356,38 @@ SOCKTUNE_HOOK int fexecve(int fd, char *const argv[], char *const envp[])
 	envp_out;                                                                                  \
 	va_end(ap)
 
-SOCKTUNE_HOOK int execl(const char *path, const char *arg, ...)
+SOCKTUNE_HOOK int HOOK(execl)(const char *path, const char *arg, ...)
 {
 	COLLECT_ARGS(arg, argv, (void)0);
-	return execv(path, argv);
+	return HOOK(execv)(path, argv);
 }
+INTERPOSE(execl);
 
-SOCKTUNE_HOOK int execlp(const char *file, const char *arg, ...)
+SOCKTUNE_HOOK int HOOK(execlp)(const char *file, const char *arg, ...)
 {
 	COLLECT_ARGS(arg, argv, (void)0);
-	return execvp(file, argv);
+	return HOOK(execvp)(file, argv);
 }
+INTERPOSE(execlp);
 
-SOCKTUNE_HOOK int execle(const char *path, const char *arg, ...)
+SOCKTUNE_HOOK int HOOK(execle)(const char *path, const char *arg, ...)
 {
 	char **envp;
 	COLLECT_ARGS(arg, argv, envp = va_arg(ap, char **));
-	return execve(path, argv, envp);
+	return HOOK(execve)(path, argv, envp);
 }
+INTERPOSE(execle);
 
-SOCKTUNE_HOOK void _exit(int status)
+SOCKTUNE_HOOK void HOOK(_exit)(int status)
 {
 	leaving(FLUSH_EXIT);
 	REAL(_exit)(status);
 }
+INTERPOSE(_exit);
 
-SOCKTUNE_HOOK void _Exit(int status)
+SOCKTUNE_HOOK void HOOK(_Exit)(int status)
 {
 	leaving(FLUSH_EXIT);
 	REAL(_Exit)(status);
 }
+INTERPOSE(_Exit);

@@ -41,7 +41,7 @@ static struct fd_state *acting(int fd)
 	return e && (e->merge || e->cork) ? e : NULL;
 }
 
-SOCKTUNE_HOOK ssize_t write(int fd, const void *buf, size_t len)
+SOCKTUNE_HOOK ssize_t HOOK(write)(int fd, const void *buf, size_t len)
 {
 	struct fd_state *e = acting(fd);
 	int more = e && e->cork ? cork_flags(fd, e) : 0;
@@ -52,23 +52,27 @@ SOCKTUNE_HOOK ssize_t write(int fd, const void *buf, size_t len)
 	ssize_t r = real.send(fd, buf, len, more);
 	return not_a_socket(fd, r, saved) ? real.write(fd, buf, len) : r;
 }
+INTERPOSE(write);
 
 /* The program's own MSG_MORE: it corks this socket itself from now on. */
 static int send_flags(int fd, struct fd_state *e, int flags)
 {
 	if (!e || !e->cork)
 		return flags;
+#ifdef MSG_MORE
 	if (flags & MSG_MORE) {
 		cork_yield(e);
 		return flags;
 	}
+#endif
 	return flags | cork_flags(fd, e);
 }
 
-SOCKTUNE_HOOK ssize_t send(int fd, const void *buf, size_t len, int flags)
+SOCKTUNE_HOOK ssize_t HOOK(send)(int fd, const void *buf, size_t len, int flags)
 {
 	return real.send(fd, buf, len, send_flags(fd, acting(fd), flags));
 }
+INTERPOSE(send);
 
 static void count_merge(int in, int out, size_t copied)
 {
@@ -94,7 +98,7 @@ static const struct iovec *merged(const struct fd_state *e, const struct iovec *
 	return out;
 }
 
-SOCKTUNE_HOOK ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
+SOCKTUNE_HOOK ssize_t HOOK(writev)(int fd, const struct iovec *iov, int iovcnt)
 {
 	struct fd_state *e = acting(fd);
 	/* Out-of-range counts go to the kernel as they are, for its errno. */
@@ -120,8 +124,9 @@ SOCKTUNE_HOOK ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 		return real.write(fd, v[0].iov_base, v[0].iov_len);
 	return real.writev(fd, v, n);
 }
+INTERPOSE(writev);
 
-SOCKTUNE_HOOK ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+SOCKTUNE_HOOK ssize_t HOOK(sendmsg)(int fd, const struct msghdr *msg, int flags)
 {
 	struct fd_state *e = acting(fd);
 	/* MSG_ZEROCOPY pins the caller's pages until the kernel says it is done
@@ -141,3 +146,4 @@ SOCKTUNE_HOOK ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 	copy.msg_iovlen = (size_t)n;
 	return real.sendmsg(fd, &copy, flags);
 }
+INTERPOSE(sendmsg);

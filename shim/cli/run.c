@@ -15,8 +15,19 @@
 #ifndef SOCKTUNE_LIBDIR
 #define SOCKTUNE_LIBDIR "/usr/local/lib"
 #endif
-#define LIBNAME "libsocktune.so.1"
-/* How LD_PRELOAD names the installed library: the Makefile's PRELOAD, which
+#ifndef SOCKTUNE_LIBNAME
+#define SOCKTUNE_LIBNAME "libsocktune.so.1"
+#endif
+#define LIBNAME SOCKTUNE_LIBNAME
+/* The loader's variable: macOS's dyld has its own (and strips it from the
+ * programs System Integrity Protection guards, those in /usr/bin among
+ * them). */
+#if defined(__APPLE__)
+#define PRELOAD_VAR "DYLD_INSERT_LIBRARIES"
+#else
+#define PRELOAD_VAR "LD_PRELOAD"
+#endif
+/* How PRELOAD_VAR names the installed library: the Makefile's PRELOAD, which
  * says $LIB where the library is on the multiarch path. */
 #ifndef SOCKTUNE_PRELOAD
 #define SOCKTUNE_PRELOAD SOCKTUNE_LIBDIR "/" LIBNAME
@@ -101,7 +112,7 @@ static int set_env(const char *key, const char *value, const char *shown)
 	return setenv(conf_env_name(key), value, 1);
 }
 
-/* Whether LD_PRELOAD (colon- or space-separated) already names lib. */
+/* Whether the list (colon- or space-separated) already names lib. */
 static int preloaded(const char *list, const char *lib)
 {
 	size_t n = strlen(lib);
@@ -121,9 +132,9 @@ int cli_preload(const char *lib)
 	 * expands $LIB for that program. A build tree's copy is named as is. */
 	if (strcmp(lib, SOCKTUNE_LIBDIR "/" LIBNAME) == 0)
 		lib = SOCKTUNE_PRELOAD;
-	const char *old = getenv("LD_PRELOAD");
+	const char *old = getenv(PRELOAD_VAR);
 	if (!old || !old[0])
-		return setenv("LD_PRELOAD", lib, 1);
+		return setenv(PRELOAD_VAR, lib, 1);
 	if (preloaded(old, lib))
 		return 0;
 	size_t n = strlen(lib) + strlen(old) + 2;
@@ -131,7 +142,7 @@ int cli_preload(const char *lib)
 	if (!both)
 		return -1;
 	snprintf(both, n, "%s:%s", lib, old);
-	int r = setenv("LD_PRELOAD", both, 1);
+	int r = setenv(PRELOAD_VAR, both, 1);
 	free(both);
 	return r;
 }
@@ -220,7 +231,7 @@ int cli_run(int argc, char **argv)
 		return 125;
 	}
 	if (cli_preload(lib) < 0) {
-		perror("socktune: LD_PRELOAD");
+		perror("socktune: " PRELOAD_VAR);
 		return 2;
 	}
 	execvp(argv[optind], &argv[optind]);
