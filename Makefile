@@ -90,7 +90,7 @@ $(shell mkdir -p $(B))
 $(file >$(B)/.flags,$(FLAGS_NOW))
 endif
 
-.PHONY: all deps check check-unit check-integration check-installed check-sanitize check-musl check-portable stage lint demo bench bench-quick bench-deps \
+.PHONY: all deps check check-unit check-integration check-installed check-sanitize check-musl check-portable check-paper stage lint demo bench bench-quick bench-deps \
 	install uninstall dist clean help
 
 all: $(B)/$(LIBNAME) $(B)/$(DEVNAME) $(B)/socktune
@@ -109,6 +109,7 @@ help:
 	@echo "make check-sanitize the integration tests against an ASan/UBSan build"
 	@echo "make check-musl     the integration tests that can, against a musl build (musl-tools, curl)"
 	@echo "make check-portable the integration tests that can, against a build without the optional calls"
+	@echo "make check-paper    compile the macOS and FreeBSD branches (on paper only) against these headers"
 
 # Which of the calls socktune hooks this libc has; FEATURES_OFF (names, or
 # "all") says no without asking, as `make check-portable` does.
@@ -129,6 +130,11 @@ LIB_LINK := -dynamiclib -install_name $(LIBDIR)/$(LIBNAME)
 else
 LIB_LINK := -shared -fPIC -Wl,-soname,$(LIBNAME) -Wl,--version-script=shim/socktune.map \
 	-Wl,-z,defs
+endif
+# The version script names every hook, and lld (FreeBSD's linker) refuses
+# names that the probes left out.
+ifeq ($(UNAME_S),FreeBSD)
+LIB_LINK += -Wl,--undefined-version
 endif
 LIB_LIBS := $(CONFIG_LIBS) $(if $(filter Linux,$(UNAME_S)),-ldl) -lpthread
 
@@ -216,6 +222,7 @@ $(B)/targets32/%: tests/targets/%.c $(wildcard tests/targets/*.h)
 check: deps
 	$(MAKE) all $(B)/test-unit $(B)/test-integration $(TARGETS)
 	$(MAKE) lint
+	$(MAKE) check-paper
 	$(MAKE) check-unit
 	$(MAKE) check-integration
 
@@ -274,6 +281,27 @@ check-portable: $(B)/test-integration $(TARGETS)
 	SOCKTUNE_TESTLIB=$(abspath $(PORT_B)/$(LIBNAME)) SOCKTUNE_BIN=$(abspath $(PORT_B)/socktune) \
 	SOCKTUNE_TARGETS=$(abspath $(B)/targets) $(B)/test-integration --filter '$(PORT_TESTS)'
 
+
+# The macOS and FreeBSD branches, compiled but not linked, by clang against
+# this machine's headers (with tests/paper/decls.h for the two BSD calls
+# glibc lacks), the probes answering as tests/paper/OS/probed.h expects
+# those systems to: it catches a branch that no longer compiles here, not
+# what their own headers would say. (gcc's own headers follow __FreeBSD__
+# to files only FreeBSD has, so clang.)
+PAPER    := macos:__APPLE__ freebsd:__FreeBSD__
+PAPER_CC := $(shell command -v clang 2>/dev/null)
+check-paper:
+ifeq ($(PAPER_CC),)
+	@echo "check-paper skipped: clang is not installed"
+else
+	@for p in $(PAPER); do dir=$${p%%:*}; os=$${p##*:}; \
+		for f in $(sort $(LIB_SRC) $(CLI_SRC)); do \
+			$(PAPER_CC) -Itests/paper/$$dir $(ALL_CPPFLAGS) -std=c11 $(WARN) \
+				$(CONFIG_CFLAGS) -fsyntax-only -U__linux__ -D$$os \
+				-include tests/paper/decls.h $$f || exit 1; \
+		done; echo "check-paper: the $$dir branches compile"; \
+	done
+endif
 
 # The integration tests against an installed socktune, the library in
 # LIBDIR and the command in BINDIR (Debian's autopkgtest runs this); only

@@ -14,9 +14,16 @@
 #include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+/* Linux's variants for CAP_NET_ADMIN; elsewhere only the plain ones. */
+#ifndef SO_SNDBUFFORCE
+#define SO_SNDBUFFORCE SO_SNDBUF
+#define SO_RCVBUFFORCE SO_RCVBUF
 #endif
 
 /* A descriptor is going away: its connection's figures go into the stats
@@ -172,12 +179,10 @@ SOCKTUNE_HOOK int HOOK(close_range)(unsigned lo, unsigned hi, int flags)
 {
 	if (!st_mode())
 		return real.close_range(lo, hi, flags);
-#ifdef CLOSE_RANGE_CLOEXEC
-	/* Nothing is closed now; exec will do it, and exec starts a fresh
-	 * table anyway. */
+	/* With CLOSE_RANGE_CLOEXEC nothing is closed now; exec will do it,
+	 * and exec starts a fresh table anyway. */
 	if ((unsigned)flags & CLOSE_RANGE_CLOEXEC)
 		return real.close_range(lo, hi, flags);
-#endif
 	int saved = errno;
 	retire_range(lo, hi);
 	errno = saved;
@@ -204,10 +209,6 @@ static uint32_t user_flag(int level, int name)
 #ifdef TCP_CORK
 	if (level == IPPROTO_TCP && name == TCP_CORK)
 		return FD_USER_CORK;
-#endif
-#ifndef SO_SNDBUFFORCE /* Linux's, for CAP_NET_ADMIN */
-#define SO_SNDBUFFORCE SO_SNDBUF
-#define SO_RCVBUFFORCE SO_RCVBUF
 #endif
 	if (level == SOL_SOCKET && (name == SO_SNDBUF || name == SO_SNDBUFFORCE))
 		return FD_USER_SNDBUF;

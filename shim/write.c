@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <limits.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 /* Calls with more iovecs than this are not merged: the rewritten array
  * lives on the stack, like the merged bytes. */
