@@ -121,7 +121,7 @@ $(B)/lib/%.o: %.c $(B)/.flags $(B)/probed.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -MMD -MP -c $< -o $@
 
-$(B)/cli/%.o: %.c $(B)/.flags
+$(B)/cli/%.o: %.c $(B)/.flags $(B)/probed.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 

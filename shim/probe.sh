@@ -12,6 +12,8 @@
 set -eu
 out=$1 cc=$2 cppflags=$3 cflags=$4 ldflags=$5
 off=" ${ST_FEATURES_OFF:-} "
+# No epoll means no epoll_pwait2 either.
+case "$off" in *" epoll "*) off="$off epoll_pwait2 " ;; esac
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 

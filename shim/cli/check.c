@@ -4,6 +4,7 @@
  * what the rules ask. */
 #include "cli.h"
 #include "platform.h"
+#include "probed.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -145,6 +146,41 @@ static void print_limits(const struct st_config *c)
 		check_limit(what, c->rules[i].opts.rcvbuf, rmem, "net.core.rmem_max");
 	}
 }
+/* The calls socktune hooks where the C library has them (shim/probe.sh):
+ * those this build found missing are not hooked. */
+static void print_unhooked(void)
+{
+	static const struct {
+		const char *name;
+		int have;
+	} calls[] = {
+		{"accept4", ST_HAVE_ACCEPT4},
+		{"dup3", ST_HAVE_DUP3},
+		{"fcntl64", ST_HAVE_FCNTL64},
+		{"close_range", ST_HAVE_CLOSE_RANGE},
+		{"closefrom", ST_HAVE_CLOSEFROM},
+		{"ppoll", ST_HAVE_PPOLL},
+		{"epoll_wait", ST_HAVE_EPOLL},
+		{"epoll_pwait", ST_HAVE_EPOLL},
+		{"epoll_pwait2", ST_HAVE_EPOLL_PWAIT2},
+		{"clock_nanosleep", ST_HAVE_CLOCK_NANOSLEEP},
+		{"sem_timedwait", ST_HAVE_SEM_TIMEDWAIT},
+		{"execvpe", ST_HAVE_EXECVPE},
+		{"fexecve", ST_HAVE_FEXECVE},
+		{"__read_chk", ST_HAVE___READ_CHK},
+		{"__recv_chk", ST_HAVE___RECV_CHK},
+		{"__recvfrom_chk", ST_HAVE___RECVFROM_CHK},
+		{"__poll_chk", ST_HAVE___POLL_CHK},
+		{"__ppoll_chk", ST_HAVE___PPOLL_CHK},
+	};
+	int n = 0;
+	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++)
+		if (!calls[i].have)
+			printf("%s %s", n++ ? "" : "  not hooked, as the C library lacks them:",
+			       calls[i].name);
+	printf("%s\n", n ? "" : "  hooked: every call socktune hooks is in the C library");
+}
+
 
 int cli_check(int argc, char **argv)
 {
@@ -192,6 +228,7 @@ int cli_check(int argc, char **argv)
 		printf("  %-20s %-8s %-8s %s\n", platform_rows[i].socket, platform_rows[i].sndbuf,
 		       platform_rows[i].rcvbuf, platform_rows[i].why);
 	printf("  %s\n", platform_cork_note);
+	print_unhooked();
 	print_limits(&cfg);
 
 	if (cfg.errors) {
