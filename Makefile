@@ -182,16 +182,19 @@ TEST_ENV := SOCKTUNE_TESTLIB=$(abspath $(B)/$(LIBNAME)) \
 
 # For tests/integration/multiarch.c: a copy installed as the Debian package
 # lays it out, under B/stage/usr with the library in lib/MULTIARCH, built in
-# B/stage-build; and where gcc -m32 links against a 32-bit libconfig, the
-# 32-bit library beside it and a 32-bit probe in B/targets32.
+# B/stage-build; and where gcc -m32 links against a 32-bit libconfig and
+# the kernel runs what it built (some VMs' kernels cannot), the 32-bit
+# library beside it and a 32-bit probe in B/targets32.
 # The library includes OpenSSL's headers for constants and prototypes only
 # (it links nothing of it); where libssl-dev of the 32-bit architecture is
 # missing, the 64-bit opensslconf.h serves, found after every other directory.
 STAGE       := $(abspath $(B))/stage
 MULTIARCH32 := $(shell $(CC) -m32 -print-multiarch 2>/dev/null)
 M32_CPPFLAGS := $(CPPFLAGS) -idirafter /usr/include/$(MULTIARCH)
-HAVE_M32    := $(shell printf '\043include <openssl/ssl.h>\nint main(void){return 0;}' | \
-	$(CC) -m32 $(M32_CPPFLAGS) -x c - -lconfig -o /dev/null 2>/dev/null && echo 1)
+HAVE_M32    := $(shell t=$$(mktemp) && \
+	printf '\043include <openssl/ssl.h>\nint main(void){return 0;}' | \
+	$(CC) -m32 $(M32_CPPFLAGS) -x c - -lconfig -o $$t 2>/dev/null && $$t 2>/dev/null && echo 1; \
+	rm -f $$t)
 ifneq ($(MULTIARCH),)
 TEST_ENV += SOCKTUNE_MULTIARCH_BIN=$(STAGE)/usr/bin/socktune \
 	SOCKTUNE_MULTIARCH_PRELOAD='$(STAGE)/usr/$$LIB/$(LIBNAME)'

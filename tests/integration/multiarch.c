@@ -4,8 +4,9 @@
  * the library in LD_PRELOAD with a literal $LIB, which the loader expands for each
  * program by its own ELF class, so:
  *   - a 64-bit program that execs another hands the library on, and the child is tuned;
- *   - a 32-bit child (where `make check` could build one: gcc -m32 and a 32-bit
- *     libconfig) loads its own 32-bit copy, with no loader error on stderr.
+ *   - a 32-bit child (where `make check` could build one, gcc -m32 and a 32-bit
+ *     libconfig, and the kernel runs it) loads its own 32-bit copy, with no loader
+ *     error on stderr.
  *
  * SOCKTUNE_MULTIARCH_BIN is that command, SOCKTUNE_MULTIARCH_PRELOAD what it must put in
  * LD_PRELOAD, SOCKTUNE_TARGETS32 the directory of the 32-bit probe. The Makefile sets
@@ -77,7 +78,8 @@ Test(multiarch, a_32_bit_child_loads_its_own_library)
 	const char *dir = getenv("SOCKTUNE_TARGETS32");
 	if (!dir || !*dir)
 		cr_skip_test("no 32-bit probe: `make check` builds one where gcc -m32 and a "
-			     "32-bit libconfig are installed (gcc-multilib, libconfig-dev:i386)");
+			     "32-bit libconfig are installed (gcc-multilib, libconfig-dev:i386) "
+			     "and the kernel runs 32-bit programs");
 	char *probe32;
 	cr_assert_geq(asprintf(&probe32, "%s/probe", dir), 0);
 	cr_assert_eq(access(probe32, X_OK), 0, "the 32-bit probe %s is missing", probe32);
