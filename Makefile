@@ -268,9 +268,9 @@ check-musl: $(B)/test-integration $(MUSL_LIBCONFIG)/lib/libconfig.a
 	SOCKTUNE_TARGETS=$(abspath $(MUSL_B)/targets) $(B)/test-integration --filter '$(MUSL_TESTS)'
 
 # The library and the command built as for a libc without the optional
-# calls shim/probe.sh looks for, as FreeBSD and macOS are (and without
-# getauxval and secure_getenv: the setuid test falls back to the ids); then
-# the integration tests that use none of those calls.
+# calls shim/probe.sh looks for, as macOS is and FreeBSD in part (and
+# without getauxval and secure_getenv: the setuid test falls back to the
+# ids); then the integration tests that use none of those calls.
 PORT_B    := $(B)/portable
 PORT_OFF  := accept4 dup3 fcntl64 close_range closefrom ppoll epoll epoll_pwait2 \
 	clock_nanosleep sem_timedwait execvpe fexecve __read_chk __recv_chk __recvfrom_chk \
@@ -283,7 +283,6 @@ check-portable: $(B)/test-integration $(TARGETS)
 	$(MAKE) B=$(PORT_B) FEATURES_OFF="$(PORT_OFF)" $(PORT_B)/$(LIBNAME) $(PORT_B)/socktune
 	SOCKTUNE_TESTLIB=$(abspath $(PORT_B)/$(LIBNAME)) SOCKTUNE_BIN=$(abspath $(PORT_B)/socktune) \
 	SOCKTUNE_TARGETS=$(abspath $(B)/targets) $(B)/test-integration --filter '$(PORT_TESTS)'
-
 
 # The macOS and FreeBSD branches, compiled but not linked, by clang against
 # this machine's headers (with tests/paper/decls.h for the two BSD calls
