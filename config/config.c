@@ -20,6 +20,7 @@
 #define STATS_ACCEPTED "\"stderr\", a file path (%p becomes the pid) or \"\" for none"
 #define NODELAY_ACCEPTED "true, false or \"default\""
 #define FORCE_ACCEPTED "true or false"
+#define TLS_SPLIT_ACCEPTED "on or off"
 
 static void diagf(st_diag_fn diag, void *ctx, struct st_config *c, const char *source, int line,
 		  const char *key, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
@@ -47,6 +48,7 @@ void conf_defaults(struct st_config *c)
 	memset(c, 0, sizeof(*c));
 	c->mode = ST_MODE_ON;
 	c->log = ST_LOG_WARN;
+	c->tls_split = 1;
 	c->defaults = (struct st_opts){
 		.sndbuf = ST_AUTO,
 		.rcvbuf = ST_AUTO,
@@ -330,11 +332,12 @@ static void read_root(struct st_config *c, const config_setting_t *root, const c
 			memmove(&c->rules[n], &c->rules[0], (size_t)keep * sizeof(c->rules[0]));
 			memcpy(&c->rules[0], fresh, (size_t)n * sizeof(fresh[0]));
 			c->nrules = n + keep;
-		} else if (!strcmp(key, "mode") || !strcmp(key, "log") || !strcmp(key, "stats")) {
+		} else if (!strcmp(key, "mode") || !strcmp(key, "log") || !strcmp(key, "stats") ||
+			   !strcmp(key, "tls_split")) {
 			set_key(c, key, text ? text : "(not a scalar)", source, line, key, diag, ctx);
 		} else {
 			diagf(diag, ctx, c, source, line, key,
-			      "unknown key; accepted: mode, log, stats, defaults = { ... }, "
+			      "unknown key; accepted: mode, log, stats, tls_split, defaults = { ... }, "
 			      "rules = ( ... )");
 		}
 	}
@@ -384,6 +387,7 @@ static const struct {
 	{"mode", "SOCKTUNE"},
 	{"log", "SOCKTUNE_LOG"},
 	{"stats", "SOCKTUNE_STATS"},
+	{"tls_split", "SOCKTUNE_TLS_SPLIT"},
 	{"sndbuf", "SOCKTUNE_SNDBUF"},
 	{"rcvbuf", "SOCKTUNE_RCVBUF"},
 	{"nodelay", "SOCKTUNE_NODELAY"},
@@ -427,6 +431,10 @@ static int set_key(struct st_config *c, const char *key, const char *value, cons
 		if (strlen(value) < sizeof(c->stats))
 			return copy_str(c->stats, sizeof(c->stats), value), 0;
 		acc = STATS_ACCEPTED;
+	} else if (!strcmp(key, "tls_split")) {
+		if (switch_parse(value, 0, &iv) == 0)
+			return c->tls_split = iv, 0;
+		acc = TLS_SPLIT_ACCEPTED;
 	} else if (!strcmp(key, "sndbuf") || !strcmp(key, "rcvbuf")) {
 		if (size_parse(value, &lv) == 0) {
 			*(key[0] == 's' ? &c->env.sndbuf : &c->env.rcvbuf) = lv;
@@ -455,8 +463,8 @@ static int set_key(struct st_config *c, const char *key, const char *value, cons
 		acc = ST_CORK_ACCEPTED;
 	} else {
 		diagf(diag, ctx, c, source, line, shown_key,
-		      "unknown key; accepted: mode, log, stats, sndbuf, rcvbuf, nodelay, force, merge, "
-		      "tls_merge, cork");
+		      "unknown key; accepted: mode, log, stats, tls_split, sndbuf, rcvbuf, nodelay, "
+		      "force, merge, tls_merge, cork");
 		return -1;
 	}
 	diagf(diag, ctx, c, source, line, shown_key, "\"%s\" is not valid; accepted: %s", value, acc);

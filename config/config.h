@@ -28,6 +28,7 @@ struct st_config {
 	int mode;
 	int log;
 	char stats[ST_SOURCE_MAX]; /* "" = no report */
+	int tls_split;             /* a TLS flush puts its last piece in a record of its own */
 	struct st_opts defaults;   /* built in, then each file's defaults group */
 	struct st_opts env;        /* SOCKTUNE_SNDBUF and friends; ST_UNSET where not given */
 	int nrules;
@@ -55,7 +56,8 @@ int conf_read_file(struct st_config *c, const char *path, int must_exist, int se
 		     st_diag_fn diag, void *ctx);
 
 /* Sets one key from text, as the environment and `socktune -o` give it:
- * mode, log, stats, sndbuf, rcvbuf, nodelay, force.  sndbuf and friends go
+ * mode, log, stats, tls_split, sndbuf, rcvbuf, nodelay, force, merge,
+ * tls_merge, cork.  sndbuf and friends go
  * to the overrides (c->env).  Returns 0, or -1 after a diag. */
 int conf_set(struct st_config *c, const char *key, const char *value, const char *source,
 	     const char *shown_key, st_diag_fn diag, void *ctx);

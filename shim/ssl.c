@@ -1,8 +1,7 @@
 /* TLS write coalescing.  Small SSL_writes on a tuned socket are copied into
- * a per-SSL hold buffer and reported written; the held bytes go out as one
- * SSL_write, so one record instead of one per piece, when the thread next
- * touches that SSL, or waits (wait.c), or closes the socket, forks, execs or
- * exits.
+ * a per-SSL hold buffer and reported written; the held bytes go out
+ * together when the thread next touches that SSL, or waits (wait.c), or
+ * closes the socket, uncorks it, forks, execs or exits.
  *
  * A write is held only when nothing can stop the later flush: the handshake
  * is done, no renegotiation or key update is pending, no earlier write of
@@ -10,6 +9,17 @@
  * would never be drained), and the socket's free send space covers all that
  * is held, so the flush cannot meet WANT_WRITE.  At most one record's worth
  * (16384 bytes) is held per SSL.
+ *
+ * The record rule.  A flush of pieces p1..pk (k >= 2) writes p1..p(k-1) as
+ * one record and pk as a second one, and both leave in one write(): while
+ * OpenSSL writes the first record, the write hook gathers its bytes here
+ * (tls_wire_write) and sends them with the second.  A receiver that reads
+ * one record at a time and waits only for its socket to be readable (never
+ * asking SSL_pending) finds the second record still unread in its socket
+ * until it has drained the first; when its socket is empty, what its TLS
+ * library still holds is a tail of pk, exactly what it would hold had every
+ * piece been its own record.  So it waits only where it would have waited
+ * without socktune.  socktune(7) has the argument at length.
  *
  * libssl is never linked: its functions are found on first use, through
  * dlsym(RTLD_NEXT) or, when libssl came in through a local dlopen (Python's
@@ -32,6 +42,11 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "cork.h"
 
 
 /* The libssl and libcrypto functions socktune calls. */
@@ -75,6 +90,8 @@ static struct {
 	int (*get_shutdown)(const SSL *);
 	void (*set_shutdown)(SSL *, int);
 	int (*set_ex_data)(SSL *, int, void *);
+	BIO *(*get_wbio)(const SSL *);
+	long (*bio_ctrl)(BIO *, int, long, void *);
 } ssl;
 
 /* Whether every function that holding relies on was found. */
@@ -139,6 +156,8 @@ static void resolve_all(void)
 	LOOK(get_shutdown, "SSL_get_shutdown");
 	LOOK(set_shutdown, "SSL_set_shutdown");
 	LOOK(set_ex_data, "SSL_set_ex_data");
+	LOOK(get_wbio, "SSL_get_wbio");
+	LOOK(bio_ctrl, "BIO_ctrl");
 	if (ssl.get_ex_new_index)
 		retry_index = ssl.get_ex_new_index(CRYPTO_EX_INDEX_SSL, 0, NULL, NULL, NULL, NULL);
 	can_hold = retry_index >= 0 && ssl.get_ex_data && ssl.set_ex_data && ssl.write && ssl.write_ex && ssl.get_wfd && ssl.is_init_finished &&
@@ -178,6 +197,11 @@ enum { HOLD_OK, HOLD_RETRY, HOLD_FAILED, HOLD_DEAD };
 /* Whether a wait point should try to send h. */
 #define SENDABLE(h) ((h)->len && ((h)->state == HOLD_OK || (h)->state == HOLD_RETRY))
 
+/* Room for the records of one flush: its payload, and the overhead of as
+ * many records as a program's smallest max_send_fragment (512) makes of it,
+ * at up to 100 bytes each. */
+#define WIRE_MAX (ST_TLS_MERGE_MAX + ST_TLS_MERGE_MAX / 512 * 100 + 256)
+
 struct hold {
 	SSL *ssl;          /* NULL: free */
 	int busy;          /* taken by whoever touches the slot */
@@ -185,9 +209,13 @@ struct hold {
 	int fd;
 	int state;
 	size_t len, room;
+	size_t last;       /* where the last piece held starts */
+	int gather;        /* the flush is writing a record that waits for the next */
+	size_t wire_len;   /* record bytes OpenSSL wrote that are not yet on the socket */
 	int ret, err_no, nerr;
 	struct saved_err errs[SAVED_ERRS];
 	unsigned char buf[ST_TLS_MERGE_MAX];
+	unsigned char wire[WIRE_MAX];
 };
 
 #define SLOTS 64
@@ -201,6 +229,8 @@ static ST_THREAD_LOCAL int nmine;
 static ST_THREAD_LOCAL struct hold *mine[MINE_MAX];
 static ST_THREAD_LOCAL char me; /* its address names the thread */
 ST_THREAD_LOCAL int socktune_tls_pending;
+ST_THREAD_LOCAL int socktune_tls_wire_fd = -1;
+static ST_THREAD_LOCAL struct hold *flushing; /* the hold this thread is flushing */
 
 
 static void make_slots(void)
@@ -287,6 +317,8 @@ static struct hold *find(SSL *s)
 static void release(struct hold *h)
 {
 	h->len = 0;
+	h->last = 0;
+	h->wire_len = 0;
 	h->state = HOLD_OK;
 	h->nerr = 0;
 	h->owner = NULL;
@@ -312,6 +344,8 @@ static struct hold *claim(SSL *s)
 			__atomic_add_fetch(&socktune_tls_used, 1, __ATOMIC_RELEASE);
 			h->owner = NULL;
 			h->len = 0;
+			h->last = 0;
+			h->wire_len = 0;
 			h->state = HOLD_OK;
 			h->nerr = 0;
 			take(h);
@@ -366,25 +400,55 @@ static void count_records(size_t n)
 	stat_add(tls_records, (n + 16383) / 16384);
 }
 
-/* Sends what h holds, as one SSL_write (a partial write, possible only with
- * SSL_MODE_ENABLE_PARTIAL_WRITE, is completed).  Called with h locked.
- * Returns 1 when all went out, 0 when OpenSSL asked for a retry (the same
- * arguments will be passed again), -1 on failure; *ret is OpenSSL's return.
- * With `keep`, a failure is kept for the next SSL call on that connection;
- * otherwise it is left where OpenSSL put it, for the caller to report. */
+/* Whether the kernel makes the records (kTLS): then each write() is a
+ * record of its own, and gathering two into one write would make them one. */
+static int ktls_send(SSL *s)
+{
+#ifdef BIO_CTRL_GET_KTLS_SEND
+	BIO *b = ssl.get_wbio && ssl.bio_ctrl ? ssl.get_wbio(s) : NULL;
+	return b && ssl.bio_ctrl(b, BIO_CTRL_GET_KTLS_SEND, 0, NULL) > 0;
+#else
+	(void)s;
+	return 0;
+#endif
+}
+
+/* Sends what h holds (a partial write, possible only with
+ * SSL_MODE_ENABLE_PARTIAL_WRITE, is completed): the last piece in a record
+ * of its own, the pieces before it in one record that OpenSSL writes into
+ * h->wire, so that both leave in the last record's write().  Called with h
+ * locked.  Returns 1 when all went out, 0 when OpenSSL asked for a retry
+ * (the same arguments will be passed again), -1 on failure; *ret is
+ * OpenSSL's return.  With `keep`, a failure is kept for the next SSL call on
+ * that connection; otherwise it is left where OpenSSL put it, for the
+ * caller to report. */
 static int flush_locked(struct hold *h, int why, int keep, int *ret)
 {
+	int split = socktune_cfg.tls_split && !ktls_send(h->ssl);
 	while (h->len) {
+		size_t n = h->len;
+		h->gather = split && h->last > 0 && h->last < h->len;
+		if (h->gather)
+			n = h->last;
 		depth++;
-		int r = ssl.write(h->ssl, h->buf, (int)h->len);
+		struct hold *outer = flushing;
+		int outer_fd = socktune_tls_wire_fd;
+		flushing = h;
+		socktune_tls_wire_fd = h->fd;
+		int r = ssl.write(h->ssl, h->buf, (int)n);
+		socktune_tls_wire_fd = outer_fd;
+		flushing = outer;
 		if (r > 0) {
 			depth--;
-			stat_inc(tls_flushes);
 			count_records((size_t)r);
-			if (why == FLUSH_EXIT)
-				stat_inc(tls_at_exit);
+			if (r == (int)h->len) {
+				stat_inc(tls_flushes);
+				if (why == FLUSH_EXIT)
+					stat_inc(tls_at_exit);
+			}
 			memmove(h->buf, h->buf + r, h->len - (size_t)r);
 			h->len -= (size_t)r;
+			h->last = h->last > (size_t)r ? h->last - (size_t)r : 0;
 			continue;
 		}
 		int err = ssl.get_error(h->ssl, r);
@@ -407,6 +471,44 @@ static int flush_locked(struct hold *h, int why, int keep, int *ret)
 	}
 	h->state = HOLD_OK;
 	return 1;
+}
+
+/* One send of what h->wire gathered and then buf, with the flags the write
+ * hook would have given buf alone.  Partial sends are finished on a
+ * blocking socket, as OpenSSL itself would loop.  Returns what the kernel
+ * took of buf, or -1 with its errno; what it did not take of h->wire stays
+ * there for OpenSSL's retry of this same write. */
+static ssize_t send_wire(struct hold *h, int fd, const void *buf, size_t len)
+{
+	struct fd_state *e = fd_state_get(fd);
+	int more = e && e->cork ? cork_flags(fd, e) : 0;
+	for (;;) {
+		if (!h->wire_len)
+			return more ? real.send(fd, buf, len, more) : real.write(fd, buf, len);
+		struct iovec v[2] = {{h->wire, h->wire_len}, {(void *)buf, len}};
+		struct msghdr msg = {.msg_iov = v, .msg_iovlen = 2};
+		ssize_t r = more ? real.sendmsg(fd, &msg, more) : real.writev(fd, v, 2);
+		if (r <= 0 || (size_t)r > h->wire_len) {
+			if (r > 0) {
+				r -= (ssize_t)h->wire_len;
+				h->wire_len = 0;
+			}
+			return r;
+		}
+		memmove(h->wire, h->wire + r, h->wire_len - (size_t)r);
+		h->wire_len -= (size_t)r;
+	}
+}
+
+ssize_t tls_wire_write(int fd, const void *buf, size_t len)
+{
+	struct hold *h = flushing;
+	if (h->gather && len <= sizeof(h->wire) - h->wire_len) {
+		memcpy(h->wire + h->wire_len, buf, len);
+		h->wire_len += len;
+		return (ssize_t)len;
+	}
+	return send_wire(h, fd, buf, len);
 }
 
 /* Before any other SSL call on s: what s holds goes out first.  Returns 1
@@ -526,6 +628,7 @@ static void flush_at_exit(void)
 static void append(struct hold *h, const void *buf, size_t num)
 {
 	static int registered;
+	h->last = h->len;
 	memcpy(h->buf + h->len, buf, num);
 	h->len += num;
 	stat_inc(tls_held);

@@ -12,6 +12,14 @@ enum { FLUSH_CALL, FLUSH_WAIT, FLUSH_CLOSE, FLUSH_FORK, FLUSH_EXEC, FLUSH_EXIT }
  * call: the one thing a wait point tests before calling through. */
 extern ST_THREAD_LOCAL int socktune_tls_pending;
 
+/* While this thread flushes a hold, the socket OpenSSL writes its records
+ * to, else -1: the write hook hands those writes to tls_wire_write, which
+ * gathers the records of one flush into one write().  Returns what write()
+ * would. */
+extern ST_THREAD_LOCAL int socktune_tls_wire_fd;
+#include <sys/types.h>
+ssize_t tls_wire_write(int fd, const void *buf, size_t len);
+
 /* Sends what this thread holds: the thread is about to wait. */
 void tls_flush_thread(int why);
 

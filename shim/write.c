@@ -8,6 +8,7 @@
 #include "iov.h"
 #include "state.h"
 #include "stats.h"
+#include "tls.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -33,19 +34,28 @@ static int not_a_socket(int fd, ssize_t r, int saved_errno)
 	return 1;
 }
 
-/* fd's state when socktune may act on its writes, else NULL.  Asked before
- * anything the caller passed is read. */
-static struct fd_state *acting(int fd)
+/* fd's state when it asks socktune to act on its writes, else NULL. */
+static struct fd_state *tuned(int fd)
 {
-	if (st_mode() != ST_MODE_ON)
-		return NULL;
 	struct fd_state *e = fd_state_get(fd);
 	return e && (e->merge || e->cork) ? e : NULL;
 }
 
+/* The same, when socktune is on.  Asked before anything the caller passed
+ * is read. */
+static struct fd_state *acting(int fd)
+{
+	return st_mode() == ST_MODE_ON ? tuned(fd) : NULL;
+}
+
 SOCKTUNE_HOOK ssize_t HOOK(write)(int fd, const void *buf, size_t len)
 {
-	struct fd_state *e = acting(fd);
+	if (st_mode() != ST_MODE_ON)
+		return real.write(fd, buf, len);
+	/* OpenSSL writing the records of a TLS flush (ssl.c). */
+	if (unlikely(fd == socktune_tls_wire_fd) && fd >= 0)
+		return tls_wire_write(fd, buf, len);
+	struct fd_state *e = tuned(fd);
 	int more = e && e->cork ? cork_flags(fd, e) : 0;
 	/* On a socket, write(2) is send(2) with no flags. */
 	if (likely(!more))

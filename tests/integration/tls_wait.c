@@ -23,11 +23,15 @@
  *                  bytes it took over from another thread
  *   tls_wait_fork  fork with bytes held by the forking thread or another one; the
  *                  child's _exit/exit sends nothing of the parent's
+ *   tls_split      the record rule, under strace: a flush of a batch's three writes
+ *                  is two records (the last write alone) that leave in one writev();
+ *                  the control, SOCKTUNE_TLS_SPLIT=off, sends one record with write()
  */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
@@ -66,8 +70,8 @@ static void *watch_exit(void *arg)
 /* tlspeer (PEER_ARGS) against tlswait (WRITER_ARGS), preloaded with
  * SOCKTUNE_TLS_MERGE=1024. With EXITED_NS, the instant the peer exited goes there
  * (0 if it was not seen). */
-static void wait_pair_run(struct pair *p, const char *const peer_args[], const char *const writer_args[],
-			  long long *exited_ns)
+static void wait_pair_run_with(struct pair *p, const char *const peer_args[], const char *const writer_args[],
+			       long long *exited_ns, const char *split, const char *trace_path)
 {
 	tls_make_cert();
 	int port;
@@ -84,16 +88,31 @@ static void wait_pair_run(struct pair *p, const char *const peer_args[], const c
 		cr_assert_geq(w.pidfd, 0, "pidfd_open: %s", strerror(errno));
 		cr_assert_eq(pthread_create(&watcher, NULL, watch_exit, &w), 0);
 	}
-	const char *const *env = tls_writer_env(p, "1024", NULL);
+	const char **env = (const char **)tls_writer_env(p, "1024", NULL);
+	if (split)
+		env[2] = tls_xfmt("SOCKTUNE_TLS_SPLIT=%s", split);
 	const char *const *wargv =
 		tls_cat_args(IT_LIST(it_target("tlswait"), "--port", tls_xfmt("%d", port)), writer_args);
-	it_run(&p->w, wargv, env, IT_PRELOAD);
+	unsigned flags = IT_PRELOAD;
+	if (trace_path) {
+		wargv = tls_cat_args(IT_LIST("strace", "-f", "-qq", "-s", "8", "-e", "trace=write,writev,sendmsg",
+					     "-e", "signal=none", "-o", trace_path, "-E", it_preload_env(), "--"),
+				     wargv);
+		flags = 0;
+	}
+	it_run(&p->w, wargv, (const char *const *)env, flags);
 	if (exited_ns) {
 		pthread_join(watcher, NULL);
 		close(w.pidfd);
 		*exited_ns = w.at_ns;
 	}
 	tls_bg_wait(&p->peer, BG_TIMEOUT_MS);
+}
+
+static void wait_pair_run(struct pair *p, const char *const peer_args[], const char *const writer_args[],
+			  long long *exited_ns)
+{
+	wait_pair_run_with(p, peer_args, writer_args, exited_ns, NULL, NULL);
 }
 
 /* A CLOCK_MONOTONIC nanosecond count the writer printed (long is 64 bits here). */
@@ -104,7 +123,7 @@ static long long ll_field(const char *text, const char *prefix, const char *key)
 }
 
 /* The stats of a run that held every write of NBATCH batches and sent them as
- * FLUSHES records (-1: not checked); AT_EXIT likewise. */
+ * FLUSHES flushes (-1: not checked); AT_EXIT likewise. */
 static void check_stats(const struct pair *p, long nbatch, long flushes, long at_exit)
 {
 	char *d = tls_dump(p), *flat = tls_writer_stats(p, "writer ");
@@ -113,10 +132,12 @@ static void check_stats(const struct pair *p, long nbatch, long flushes, long at
 	cr_assert_eq(it_stat(flat, "tls.failures"), 0, "%s\n%s", flat, d);
 	if (flushes >= 0) {
 		cr_assert_eq(it_stat(flat, "tls.flushes"), flushes, "%s\n%s", flat, d);
-		/* One flush, one record. */
-		cr_assert_eq(it_field(p->peer.out, "peer ", "records"), flushes,
+		/* A flush of a batch's three writes is two records: the last
+		 * piece goes in a record of its own (the record rule). */
+		cr_assert_eq(it_field(p->peer.out, "peer ", "records"), 2 * flushes,
 			     "the peer got %ld records for %ld flushes\n%s\n%s",
 			     it_field(p->peer.out, "peer ", "records"), flushes, flat, d);
+		cr_assert_eq(it_stat(flat, "tls.records"), 2 * flushes, "%s\n%s", flat, d);
 	}
 	if (at_exit >= 0)
 		cr_assert_eq(it_stat(flat, "tls.at_exit"), at_exit, "%s\n%s", flat, d);
@@ -289,3 +310,68 @@ Test(tls_wait_fork, self_holds_child__exit) { fork_case("self", "_exit"); }
  * must drop it. */
 Test(tls_wait_fork, thread_holds_child__exit) { fork_case("thread", "_exit"); }
 Test(tls_wait_fork, thread_holds_child_exit) { fork_case("thread", "exit"); }
+
+/* ---- tls_split: the record rule ---- */
+
+/* The lines of TRACE that start a call named CALL and end with " = RESULT". */
+static int count_calls(const char *trace, const char *call, const char *result)
+{
+	int n = 0;
+	char want[64];
+	snprintf(want, sizeof(want), " = %s", result);
+	for (const char *line = trace; line && *line;) {
+		const char *end = strchr(line, '\n');
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+		const char *c = line + strspn(line, "0123456789 ");
+		if (!strncmp(c, call, strlen(call)) && c[strlen(call)] == '(' && len > strlen(want) &&
+		    !strncmp(line + len - strlen(want), want, strlen(want)))
+			n++;
+		line = end ? end + 1 : NULL;
+	}
+	return n;
+}
+
+/* One batch of three held writes (8 + 24 + 100 bytes), flushed at poll(), with
+ * SOCKTUNE_TLS_SPLIT=SPLIT; returns the strace of write, writev and sendmsg. */
+static char *split_run(struct pair *p, const char *split)
+{
+	if (!it_have("strace"))
+		cr_skip_test("strace is not installed");
+	cr_assert_eq(access(it_lib(), R_OK), 0, "the library %s is missing", it_lib());
+	static unsigned seq;
+	const char *trace_path = it_path(tls_xfmt("split%u.strace", seq++));
+	wait_pair_run_with(p, IT_LIST("--tls", "1.3", "--reset-after", tls_xfmt("%d", BATCH), "--reset-delay-ms", "0"),
+			   IT_LIST("--wait", "poll", "--ms", "200"), NULL, split, trace_path);
+	it_assert_ran(&p->w);
+	tls_assert_same_bytes(p, "reset");
+	return it_read_file(trace_path);
+}
+
+Test(tls_split, flush_is_two_records_in_one_writev)
+{
+	struct pair p;
+	char *trace = split_run(&p, NULL);
+	char *d = tls_dump(&p);
+	check_stats(&p, 1, 1, 0);
+	/* 8 + 24 bytes in one TLS 1.3 record (5 + 32 + 1 + 16 = 54 bytes), 100
+	 * in another (122 bytes): one writev of both, 176 bytes. */
+	cr_assert_eq(count_calls(trace, "writev", "176"), 1, "no single writev of both records\n%s\n%s", trace, d);
+	cr_assert_eq(count_calls(trace, "writev", "54") + count_calls(trace, "write", "54") +
+			     count_calls(trace, "write", "122"),
+		     0, "a record left on its own\n%s\n%s", trace, d);
+	free(d);
+	free(trace);
+}
+
+Test(tls_split, control_off_is_one_record_in_one_write)
+{
+	struct pair p;
+	char *trace = split_run(&p, "off");
+	char *d = tls_dump(&p);
+	cr_assert_eq(it_field(p.peer.out, "peer ", "records"), 1, "%s", d);
+	/* 132 bytes in one TLS 1.3 record: 5 + 132 + 1 + 16 = 154. */
+	cr_assert_eq(count_calls(trace, "write", "154"), 1, "%s\n%s", trace, d);
+	cr_assert_eq(count_calls(trace, "writev", "176"), 0, "%s\n%s", trace, d);
+	free(d);
+	free(trace);
+}

@@ -391,3 +391,26 @@ Test(config, cork_is_off_by_default)
 	load();
 	cr_assert_eq(cfg.defaults.cork, ST_CORK_OFF);
 }
+
+Test(config, tls_split_is_on_by_default_and_set_by_file_then_environment)
+{
+	load();
+	cr_assert_eq(cfg.tls_split, 1);
+
+	const char *extra = write_file("split.conf", "tls_split = false;\n");
+	put_env("SOCKTUNE_CONFIG", extra);
+	load();
+	cr_assert_eq(nmsgs, 0, "%s", msgs);
+	cr_assert_eq(cfg.tls_split, 0, "the file turns it off");
+
+	put_env("SOCKTUNE_TLS_SPLIT", "on");
+	load();
+	cr_assert_eq(cfg.tls_split, 1, "the environment wins over the file");
+
+	nenv = 0;
+	put_env("SOCKTUNE_TLS_SPLIT", "sometimes");
+	load();
+	cr_assert_eq(cfg.tls_split, 1, "a bad value leaves the default");
+	cr_assert(strstr(msgs, "SOCKTUNE_TLS_SPLIT: \"sometimes\" is not valid; accepted: on or off"),
+		  "%s", msgs);
+}
