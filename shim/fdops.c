@@ -219,10 +219,33 @@ static uint32_t user_flag(int level, int name)
 	return 0;
 }
 
+/* Options whose setting can push what the kernel holds: TCP_CORK and
+ * TCP_NOPUSH cleared, TCP_NODELAY set.  The value is not read (a bad
+ * pointer is the kernel's to report), so setting them either way counts. */
+static int pushes(int level, int name)
+{
+	if (level != IPPROTO_TCP)
+		return 0;
+#ifdef TCP_CORK
+	if (name == TCP_CORK)
+		return 1;
+#endif
+#ifdef TCP_NOPUSH
+	if (name == TCP_NOPUSH)
+		return 1;
+#endif
+	return name == TCP_NODELAY;
+}
+
 SOCKTUNE_HOOK int HOOK(setsockopt)(int fd, int level, int name, const void *val, socklen_t len)
 {
 	if (!st_mode())
 		return real.setsockopt(fd, level, name, val, len);
+	/* A program that corks its socket itself ends a burst by uncorking it:
+	 * TLS bytes held for it go out first, to leave with the push, not
+	 * after it into a socket corked again for the kernel's 200 ms. */
+	if (unlikely(socktune_tls_used) && pushes(level, name))
+		tls_flush_fd(fd);
 	int r = real.setsockopt(fd, level, name, val, len);
 	uint32_t flag = user_flag(level, name);
 	if (r == 0 && flag) {
