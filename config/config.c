@@ -8,12 +8,19 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <libconfig.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+/* A configuration file is read whole into memory first: larger ones are
+ * refused. */
+#define CONF_FILE_MAX (1L << 20)
 
 #define MODE_ACCEPTED "\"on\", \"observe\" or \"off\""
 #define LOG_ACCEPTED "\"error\", \"warn\", \"info\" or \"debug\""
@@ -343,31 +350,116 @@ static void read_root(struct st_config *c, const config_setting_t *root, const c
 	}
 }
 
+/* libconfig's @include makes its scanner open another path itself, and
+ * that scanner exits the process on a read error (a directory) and blocks
+ * on a FIFO.  So the directive is not obeyed: its line is blanked, keeping
+ * the line numbers, with a message. */
+static void drop_includes(struct st_config *c, char *text, const char *path, st_diag_fn diag,
+			  void *ctx)
+{
+	int line = 1;
+	for (char *p = text; *p;) {
+		char *end = strchr(p, '\n');
+		char *q = p + strspn(p, " \t");
+		if (!strncmp(q, "@include", 8)) {
+			diagf(diag, ctx, c, path, line, NULL,
+			      "@include is not supported (socktune reads each file itself); "
+			      "this line is ignored");
+			memset(p, ' ', end ? (size_t)(end - p) : strlen(p));
+		}
+		if (!end)
+			break;
+		p = end + 1;
+		line++;
+	}
+}
+
+/* The text of path, NUL-terminated, or NULL after a message (or quietly,
+ * with *missing set, when it does not exist).  Only a regular file is
+ * read, opened without blocking, and only up to CONF_FILE_MAX: a FIFO, a
+ * directory or a device must neither block nor end the program. */
+static char *read_whole(struct st_config *c, const char *path, int secure, int *missing,
+			st_diag_fn diag, void *ctx)
+{
+	struct stat st;
+	*missing = 0;
+	/* Asked before the open too, since opening a device can do things. */
+	int fd = stat(path, &st) < 0	    ? -1
+		 : !S_ISREG(st.st_mode) ? -2
+					    : open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd == -1 && errno == ENOENT)
+		return *missing = 1, NULL;
+	if (fd == -1) {
+		diagf(diag, ctx, c, path, 0, NULL, "cannot read: %s; this file is ignored",
+		      strerror(errno));
+		return NULL;
+	}
+	if (fd == -2 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		diagf(diag, ctx, c, path, 0, NULL, "not a regular file; this file is ignored");
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	if (secure && (st.st_uid != 0 || (st.st_mode & 022))) {
+		diagf(diag, ctx, c, path, 0, NULL,
+		      "not owned by root or writable by others; ignored in a setuid program");
+		close(fd);
+		return NULL;
+	}
+	/* The size as fstat says, which is 0 for /proc files, and what the
+	 * reads then find: at most CONF_FILE_MAX + 1 bytes, to see it is more. */
+	size_t cap = st.st_size < CONF_FILE_MAX ? (size_t)st.st_size + 1 : (size_t)CONF_FILE_MAX + 1;
+	size_t len = 0;
+	ssize_t n = 1;
+	char *text = malloc(cap + 1);
+	while (text && n != 0 && len <= (size_t)CONF_FILE_MAX) {
+		if (len == cap) {
+			cap = cap * 2 > (size_t)CONF_FILE_MAX ? (size_t)CONF_FILE_MAX + 1 : cap * 2;
+			char *more = realloc(text, cap + 1);
+			if (!more)
+				free(text);
+			text = more;
+			continue;
+		}
+		n = read(fd, text + len, cap - len);
+		if (n < 0 && errno != EINTR)
+			break;
+		len += n > 0 ? (size_t)n : 0;
+	}
+	int err = errno;
+	close(fd);
+	if (!text || n < 0) {
+		diagf(diag, ctx, c, path, 0, NULL, "cannot read: %s; this file is ignored",
+		      strerror(text ? err : ENOMEM));
+	} else if (len > (size_t)CONF_FILE_MAX) {
+		diagf(diag, ctx, c, path, 0, NULL,
+		      "larger than %ld bytes, too large for a configuration; this file is ignored",
+		      CONF_FILE_MAX);
+	} else {
+		text[len] = '\0';
+		return text;
+	}
+	free(text);
+	return NULL;
+}
+
 int conf_read_file(struct st_config *c, const char *path, int must_exist, int secure,
 		     st_diag_fn diag, void *ctx)
 {
-	FILE *f = fopen(path, "re");
-	if (!f) {
-		if (errno != ENOENT || must_exist)
+	int missing;
+	char *text = read_whole(c, path, secure, &missing, diag, ctx);
+	if (!text) {
+		if (missing && must_exist)
 			diagf(diag, ctx, c, path, 0, NULL, "cannot read: %s; this file is ignored",
-			      strerror(errno));
-		return errno == ENOENT ? 0 : -1;
+			      strerror(ENOENT));
+		return missing ? 0 : -1;
 	}
-	if (secure) {
-		struct stat st;
-		if (fstat(fileno(f), &st) < 0 || st.st_uid != 0 || (st.st_mode & 022)) {
-			diagf(diag, ctx, c, path, 0, NULL,
-			      "not owned by root or writable by others; ignored in a setuid "
-			      "program");
-			fclose(f);
-			return -1;
-		}
-	}
+	drop_includes(c, text, path, diag, ctx);
 
 	config_t cf;
 	config_init(&cf);
-	int ok = config_read(&cf, f);
-	fclose(f);
+	int ok = config_read_string(&cf, text);
+	free(text);
 	if (ok != CONFIG_TRUE) {
 		diagf(diag, ctx, c, path, config_error_line(&cf), NULL,
 		      "syntax error: %s; this file is ignored", config_error_text(&cf));

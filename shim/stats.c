@@ -144,7 +144,9 @@ void stats_report(void)
 		log_error("stats: path too long: %s", dest);
 		return;
 	}
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	/* Without blocking: opening a FIFO that has no reader would wait for
+	 * one, at exit, for ever. */
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0644);
 	if (fd < 0) {
 		log_error("stats: cannot open %s: %m", path);
 		return;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "run.h"
 
@@ -464,4 +465,77 @@ Test(config, env_mode_overrides_file_mode)
 	it_assert_field(&r, "client ", "sndbuf", it_expected_sndbuf(2 * MiB));
 	it_run_free(&r);
 	free(conf);
+}
+
+/* ---- paths that are not configuration files (issue 13, case H) ----
+ * libconfig's scanner calls exit(2) when a read fails (a directory, /proc/self/mem)
+ * and a FIFO blocks any open for reading until a writer comes: each of these ended or
+ * hung every preloaded program. Now each gets one message, and the program runs with
+ * the built-in defaults (a 2 MiB unix send buffer is the witness). */
+static void not_a_file_case(const char *path, const char *why)
+{
+	struct it_run r;
+	char *env;
+	cr_assert_geq(asprintf(&env, "SOCKTUNE_CONFIG=%s", path), 0);
+	it_probe(&r, IT_PRELOAD, IT_LIST(env), IT_EMPTY);
+	it_assert_ran(&r);
+	cr_assert_eq(it_count_lines(r.err, path), 1, "expected one message naming %s:\n%s", path, r.err);
+	cr_assert_not_null(strstr(r.err, why), "the message does not say \"%s\":\n%s", why, r.err);
+	it_assert_field(&r, "client ", "sndbuf", it_expected_sndbuf(2 * MiB));
+	it_run_free(&r);
+	free(env);
+}
+
+Test(config, a_directory_is_refused_and_the_program_runs)
+{
+	char *dir = it_path("conf.d");
+	cr_assert_eq(mkdir(dir, 0700), 0);
+	not_a_file_case(dir, "not a regular file");
+	free(dir);
+}
+
+Test(config, a_fifo_is_refused_without_blocking)
+{
+	char *fifo = it_path("conf.fifo");
+	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	not_a_file_case(fifo, "not a regular file");
+	free(fifo);
+}
+
+Test(config, proc_self_mem_is_refused_and_the_program_runs)
+{
+	not_a_file_case("/proc/self/mem", "cannot read");
+}
+
+Test(config, include_is_ignored_with_a_message_and_the_rest_applies)
+{
+	struct it_run r;
+	char *dir = it_path("inc.d");
+	cr_assert_eq(mkdir(dir, 0700), 0);
+	char *text;
+	cr_assert_geq(asprintf(&text, "rules = ( { family = \"inet\"; sndbuf = \"1M\"; } );\n"
+				      "  @include \"%s\"\n", dir), 0);
+	char *conf = run_config(&r, "inc.conf", text, NULL, IT_LIST("--family", "inet"));
+	it_assert_ran(&r);
+	assert_message(&r, conf, 2, "@include");
+	it_assert_field(&r, "client ", "sndbuf", it_expected_sndbuf(MiB));
+	it_run_free(&r);
+	free(conf);
+	free(text);
+	free(dir);
+}
+
+Test(config, stats_to_a_fifo_without_reader_does_not_hang_the_exit)
+{
+	struct it_run r;
+	char *fifo = it_path("stats.fifo");
+	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	char *env;
+	cr_assert_geq(asprintf(&env, "SOCKTUNE_STATS=%s", fifo), 0);
+	it_probe(&r, IT_PRELOAD, IT_LIST(env), IT_EMPTY);
+	it_assert_ran(&r);
+	cr_assert_not_null(strstr(r.err, "stats: cannot open"), "no message about the stats FIFO:\n%s", r.err);
+	it_run_free(&r);
+	free(env);
+	free(fifo);
 }

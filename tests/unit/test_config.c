@@ -414,3 +414,19 @@ Test(config, tls_split_is_on_by_default_and_set_by_file_then_environment)
 	cr_assert(strstr(msgs, "SOCKTUNE_TLS_SPLIT: \"sometimes\" is not valid; accepted: on or off"),
 		  "%s", msgs);
 }
+
+Test(config, a_file_over_one_mib_is_refused_whole)
+{
+	size_t n = (1u << 20) + 2;
+	char *big = malloc(n);
+	cr_assert_not_null(big);
+	memset(big, '\n', n - 1);
+	memcpy(big, "mode = \"off\";", 13);
+	big[n - 1] = '\0';
+	put_env("SOCKTUNE_CONFIG", write_file("big.conf", big));
+	free(big);
+	load();
+	cr_assert_eq(cfg.mode, ST_MODE_ON, "a file too large was read");
+	cr_assert_eq(nmsgs, 1, "%s", msgs);
+	cr_assert(strstr(msgs, "big.conf:0: -: larger than 1048576 bytes"), "%s", msgs);
+}
