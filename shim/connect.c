@@ -13,8 +13,11 @@
 #include "stats.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 /* What the rules need to know about fd.  The kernel is asked for the peer
  * and the local port only when some rule looks at them, and for the peer
@@ -93,10 +96,27 @@ static void set_merge(struct fd_state *e, const struct st_opts *o)
 		stat_inc(cork_yielded);
 }
 
+/* Whether the len bytes at p are mapped, so that reading them cannot fault:
+ * the kernel answers a bad address with EFAULT, and socktune must not
+ * answer it with SIGSEGV.  One msync(MS_ASYNC), which touches nothing; a
+ * mapped page that may not be read (PROT_NONE) passes, and is the limit. */
+static int mapped(const void *p, size_t len)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t lo = (uintptr_t)p & ~(page - 1), hi = (uintptr_t)p + len;
+	if (hi < (uintptr_t)p)
+		return 0;
+	int saved = errno;
+	int ok = msync((void *)lo, hi - lo, MS_ASYNC) == 0;
+	errno = saved;
+	return ok;
+}
+
 static void client_policy(int fd, const struct sockaddr *addr, socklen_t len)
 {
 	struct fd_state *e = sock_validate(fd);
-	if (!e || !e->family || (e->flags & FD_DONE) || !addr || addr->sa_family == AF_UNSPEC)
+	if (!e || !e->family || (e->flags & FD_DONE) || !addr || len < sizeof(addr->sa_family) ||
+	    !mapped(addr, len) || addr->sa_family == AF_UNSPEC)
 		return;
 	e->flags |= FD_DONE;
 	e->role = ST_ROLE_CLIENT;

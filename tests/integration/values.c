@@ -220,3 +220,19 @@ Test(values, env_nodelay_on_is_harmless_on_unix)
 	it_assert_field(&r, "client ", "sndbuf", it_expected_sndbuf(2 * MiB));
 	it_run_free(&r);
 }
+
+/* Issue 13, case I: a bad address must come back from connect as the kernel's
+ * EFAULT, as without socktune, not as a SIGSEGV inside the hook. */
+Test(values, connect_with_a_bad_address_fails_with_efault_as_without)
+{
+	struct it_run base, r;
+	it_run(&base, IT_LIST(it_target("badaddr")), NULL, 0);
+	it_assert_ran(&base);
+	cr_assert_eq(it_count_lines(base.out, "errno=14"), 4, "the reference did not get EFAULT 4 times:\n%s",
+		     base.out);
+	it_run(&r, IT_LIST(it_target("badaddr")), NULL, IT_PRELOAD);
+	it_assert_ran(&r);
+	cr_assert_str_eq(r.out, base.out, "with socktune:\n%s\nwithout:\n%s", r.out, base.out);
+	it_run_free(&r);
+	it_run_free(&base);
+}
