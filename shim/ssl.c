@@ -36,6 +36,7 @@
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -92,10 +93,19 @@ static struct {
 	int (*set_ex_data)(SSL *, int, void *);
 	BIO *(*get_wbio)(const SSL *);
 	long (*bio_ctrl)(BIO *, int, long, void *);
+	unsigned long (*err_peek_error)(void);
+	const BIO_METHOD *(*f_ssl)(void);
+	BIO *(*new_ssl)(SSL_CTX *, int);
+	BIO *(*new_ssl_connect)(SSL_CTX *);
+	BIO *(*new_buffer_ssl_connect)(SSL_CTX *);
 } ssl;
 
 /* Whether every function that holding relies on was found. */
 static int can_hold;
+
+/* The program made a BIO_f_ssl: its BIO_write reaches an SSL by a path no
+ * hook sees (OpenSSL's internal write), so from then on nothing is held. */
+static int bio_ssl_seen;
 
 /* The SSL ex_data slot for the retry mark (retrying()). */
 static int retry_index = -1;
@@ -158,9 +168,15 @@ static void resolve_all(void)
 	LOOK(set_ex_data, "SSL_set_ex_data");
 	LOOK(get_wbio, "SSL_get_wbio");
 	LOOK(bio_ctrl, "BIO_ctrl");
+	LOOK(err_peek_error, "ERR_peek_error");
+	LOOK(f_ssl, "BIO_f_ssl");
+	LOOK(new_ssl, "BIO_new_ssl");
+	LOOK(new_ssl_connect, "BIO_new_ssl_connect");
+	LOOK(new_buffer_ssl_connect, "BIO_new_buffer_ssl_connect");
 	if (ssl.get_ex_new_index)
 		retry_index = ssl.get_ex_new_index(CRYPTO_EX_INDEX_SSL, 0, NULL, NULL, NULL, NULL);
 	can_hold = retry_index >= 0 && ssl.get_ex_data && ssl.set_ex_data && ssl.write && ssl.write_ex && ssl.get_wfd && ssl.is_init_finished &&
+		   ssl.get_shutdown && ssl.set_shutdown &&
 		   ssl.renegotiate_pending && ssl.get_key_update_type && ssl.get_error &&
 		   ssl.err_get_error_all && ssl.err_new && ssl.err_set_debug && ssl.err_set_error;
 	if (!can_hold)
@@ -204,7 +220,7 @@ enum { HOLD_OK, HOLD_RETRY, HOLD_FAILED, HOLD_DEAD };
 
 struct hold {
 	SSL *ssl;          /* NULL: free */
-	int busy;          /* taken by whoever touches the slot */
+	const void *busy;  /* the thread that has the slot locked, or NULL */
 	const void *owner; /* the holding thread */
 	int fd;
 	int state;
@@ -224,7 +240,14 @@ struct hold {
 static struct hold *slots;
 int socktune_tls_used;
 
-static ST_THREAD_LOCAL int depth;
+/* The SSL objects this thread is inside a hooked call on, innermost last (past
+ * INSIDE_MAX, every SSL counts as inside).  A wait point in such a call sends
+ * the thread's holds on every other SSL: a thread that writes on X and then
+ * blocks reading Y must not keep X's bytes while it waits. */
+#define INSIDE_MAX 4
+static ST_THREAD_LOCAL SSL *inside[INSIDE_MAX];
+static ST_THREAD_LOCAL int ninside;
+static ST_THREAD_LOCAL int in_flush; /* this thread is running a flush */
 static ST_THREAD_LOCAL int nmine;
 static ST_THREAD_LOCAL struct hold *mine[MINE_MAX];
 static ST_THREAD_LOCAL char me; /* its address names the thread */
@@ -240,27 +263,60 @@ static void make_slots(void)
 	slots = p == MAP_FAILED ? NULL : p;
 }
 
+static int trylock(struct hold *h)
+{
+	const void *none = NULL;
+	return __atomic_compare_exchange_n(&h->busy, &none, (const void *)&me, 0, __ATOMIC_ACQUIRE,
+					   __ATOMIC_RELAXED);
+}
+
 static void lock(struct hold *h)
 {
-	while (__atomic_exchange_n(&h->busy, 1, __ATOMIC_ACQUIRE))
+	while (!trylock(h))
 		sched_yield();
 }
 
 static void unlock(struct hold *h)
 {
-	__atomic_store_n(&h->busy, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&h->busy, NULL, __ATOMIC_RELEASE);
+}
+
+static int is_inside(const SSL *s)
+{
+	if (ninside > INSIDE_MAX)
+		return 1;
+	for (int i = 0; i < ninside; i++)
+		if (inside[i] == s)
+			return 1;
+	return 0;
 }
 
 static void update_pending(void)
 {
 	int pending = 0;
-	for (int i = 0; i < nmine && !pending; i++)
-		pending = mine[i]->owner == &me && mine[i]->ssl && SENDABLE(mine[i]);
-	socktune_tls_pending = pending && !depth;
+	for (int i = 0; i < nmine && !pending; i++) {
+		struct hold *h = mine[i];
+		pending = h->owner == &me && h->ssl && SENDABLE(h) && !is_inside(h->ssl);
+	}
+	socktune_tls_pending = pending && !in_flush;
 }
 
-#define ENTER() (depth++, socktune_tls_pending = 0)
-#define LEAVE() (depth--, update_pending())
+static void enter(SSL *s)
+{
+	if (ninside < INSIDE_MAX)
+		inside[ninside] = s;
+	ninside++;
+	update_pending();
+}
+
+static void leave(void)
+{
+	ninside--;
+	update_pending();
+}
+
+#define ENTER(s) enter(s)
+#define LEAVE() leave()
 
 static void mine_drop(struct hold *h)
 {
@@ -420,17 +476,23 @@ static int ktls_send(SSL *s)
  * locked.  Returns 1 when all went out, 0 when OpenSSL asked for a retry
  * (the same arguments will be passed again), -1 on failure; *ret is
  * OpenSSL's return.  With `keep`, a failure is kept for the next SSL call on
- * that connection; otherwise it is left where OpenSSL put it, for the
- * caller to report. */
+ * that connection (the program did not make this call, and entries it has
+ * in the thread's error queue stay as they are); otherwise it is left where
+ * OpenSSL put it, for the caller to report. */
 static int flush_locked(struct hold *h, int why, int keep, int *ret)
 {
 	int split = socktune_cfg.tls_split && !ktls_send(h->ssl);
+	int theirs = keep && ssl.err_peek_error && ssl.err_peek_error() != 0 && ssl.err_set_mark &&
+		     ssl.err_pop_to_mark;
+	if (theirs)
+		ssl.err_set_mark();
+	int f = 1;
+	in_flush++;
 	while (h->len) {
 		size_t n = h->len;
 		h->gather = split && h->last > 0 && h->last < h->len;
 		if (h->gather)
 			n = h->last;
-		depth++;
 		struct hold *outer = flushing;
 		int outer_fd = socktune_tls_wire_fd;
 		flushing = h;
@@ -439,7 +501,6 @@ static int flush_locked(struct hold *h, int why, int keep, int *ret)
 		socktune_tls_wire_fd = outer_fd;
 		flushing = outer;
 		if (r > 0) {
-			depth--;
 			count_records((size_t)r);
 			if (r == (int)h->len) {
 				stat_inc(tls_flushes);
@@ -454,23 +515,32 @@ static int flush_locked(struct hold *h, int why, int keep, int *ret)
 		int err = ssl.get_error(h->ssl, r);
 		*ret = r;
 		if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) {
-			depth--;
 			h->state = HOLD_RETRY;
-			return 0;
+			f = 0;
+			break;
 		}
 		if (h->state != HOLD_DEAD)
 			stat_inc(tls_failures);
 		h->state = keep ? HOLD_FAILED : HOLD_DEAD;
 		h->ret = r;
-		if (keep)
+		if (keep && theirs) {
+			/* Their entries stay; this failure is replayed with errno alone. */
+			h->err_no = errno;
+			h->nerr = 0;
+		} else if (keep) {
 			save_errors(h);
-		depth--;
+		}
 		log_debug("TLS flush failed (SSL_get_error %d); the next SSL call on it reports it",
 			  err);
-		return -1;
+		f = -1;
+		break;
 	}
-	h->state = HOLD_OK;
-	return 1;
+	if (f == 1)
+		h->state = HOLD_OK;
+	in_flush--;
+	if (theirs)
+		ssl.err_pop_to_mark();
+	return f;
 }
 
 /* One send of what h->wire gathered and then buf, with the flags the write
@@ -568,8 +638,12 @@ static void note_result(SSL *s, int r)
  * held: the connection can die between two of them. */
 static int sendable(int fd, const struct fd_state *e)
 {
-	if (!fd_state_is_tcp(e))
-		return 1;
+	if (!fd_state_is_tcp(e)) {
+		/* A unix stream socket: POLLHUP once the peer has closed, POLLERR
+		 * on an error, and no POLLOUT when the peer's queue is full. */
+		struct pollfd p = {.fd = fd, .events = POLLOUT};
+		return real.poll(&p, 1, 0) == 1 && p.revents == POLLOUT;
+	}
 #if !defined(__linux__)
 	/* TCP_INFO's states and layout are Linux's: elsewhere, hold nothing. */
 	(void)fd;
@@ -592,8 +666,11 @@ static size_t holdable(SSL *s, size_t num, int *fd)
 	const struct fd_state *e = fd_state_get(*fd);
 	if (!e || !e->tls_merge || num > e->tls_merge)
 		return 0;
+	/* After SSL_shutdown (or SSL_set_shutdown) a write fails at once. */
 	if (!ssl.is_init_finished(s) || ssl.renegotiate_pending(s) ||
-	    ssl.get_key_update_type(s) != SSL_KEY_UPDATE_NONE || retrying(s) || !sendable(*fd, e))
+	    ssl.get_key_update_type(s) != SSL_KEY_UPDATE_NONE || retrying(s) ||
+	    (ssl.get_shutdown(s) & SSL_SENT_SHUTDOWN) || __atomic_load_n(&bio_ssl_seen, __ATOMIC_RELAXED) ||
+	    !sendable(*fd, e))
 		return 0;
 	return e->tls_merge;
 }
@@ -713,7 +790,7 @@ SOCKTUNE_HOOK int SSL_write(SSL *s, const void *buf, int num)
 			count_records((size_t)r);
 		return r;
 	}
-	ENTER();
+	ENTER(s);
 	int ret = num;
 	int held = write_hold(s, buf, (size_t)num, &ret);
 	if (held == 0) {
@@ -732,13 +809,15 @@ SOCKTUNE_HOOK int SSL_write_ex(SSL *s, const void *buf, size_t num, size_t *writ
 	if (!ssl.write_ex)
 		return 0;
 	int mode = st_mode();
-	if (mode != ST_MODE_ON || num == 0 || num > INT32_MAX) {
+	/* A write of any other size, larger than INT_MAX too, goes after what
+	 * is held (write_hold sends that first). */
+	if (mode != ST_MODE_ON || num == 0) {
 		int r = ssl.write_ex(s, buf, num, written);
 		if (mode != ST_MODE_OFF && r > 0)
 			count_records(*written);
 		return r;
 	}
-	ENTER();
+	ENTER(s);
 	int ret = 1;
 	int held = write_hold(s, buf, num, &ret);
 	if (held == 1) {
@@ -761,7 +840,7 @@ SOCKTUNE_HOOK int SSL_write_ex(SSL *s, const void *buf, size_t num, size_t *writ
 #define FLUSH_THEN(s, fail_value, call)                                                            \
 	do {                                                                                       \
 		resolve();                                                                         \
-		ENTER();                                                                           \
+		ENTER(s);                                                                          \
 		int ret_ = 0;                                                                      \
 		if (!before_call((s), &ret_)) {                                                    \
 			LEAVE();                                                                   \
@@ -775,7 +854,7 @@ SOCKTUNE_HOOK int SSL_write_ex(SSL *s, const void *buf, size_t num, size_t *writ
 #define FLUSH_THEN_VOID(s, call)                                                                   \
 	do {                                                                                       \
 		resolve();                                                                         \
-		ENTER();                                                                           \
+		ENTER(s);                                                                          \
 		int ret_;                                                                          \
 		before_call((s), &ret_);                                                           \
 		call;                                                                              \
@@ -805,7 +884,7 @@ SOCKTUNE_HOOK int SSL_peek_ex(SSL *s, void *buf, size_t num, size_t *readbytes)
 SOCKTUNE_HOOK int SSL_shutdown(SSL *s)
 {
 	resolve();
-	ENTER();
+	ENTER(s);
 	int ret;
 	if (!before_call(s, &ret)) {
 		/* Without socktune this very call would have met the failure
@@ -884,12 +963,58 @@ SOCKTUNE_HOOK void SSL_set0_wbio(SSL *s, BIO *wbio)
 	FLUSH_THEN_VOID(s, ssl.set0_wbio(s, wbio));
 }
 
+/* nginx marks a connection shut down this way before freeing it on errors
+ * and timeouts: what is held must go before the mark, which would fail it. */
+SOCKTUNE_HOOK void SSL_set_shutdown(SSL *s, int mode)
+{
+	FLUSH_THEN_VOID(s, ssl.set_shutdown(s, mode));
+}
+
+/* A BIO_f_ssl writes to its SSL through OpenSSL's internal write, which no
+ * hook sees: once the program makes one, what is held goes out and nothing
+ * is held again in this process. */
+static void saw_bio_ssl(void)
+{
+	if (__atomic_exchange_n(&bio_ssl_seen, 1, __ATOMIC_ACQ_REL))
+		return;
+	log_info("the program uses BIO_f_ssl: TLS merging is off from now on");
+	tls_flush_all(FLUSH_CALL);
+}
+
+SOCKTUNE_HOOK const BIO_METHOD *BIO_f_ssl(void)
+{
+	resolve();
+	saw_bio_ssl();
+	return ssl.f_ssl ? ssl.f_ssl() : NULL;
+}
+
+SOCKTUNE_HOOK BIO *BIO_new_ssl(SSL_CTX *ctx, int client)
+{
+	resolve();
+	saw_bio_ssl();
+	return ssl.new_ssl ? ssl.new_ssl(ctx, client) : NULL;
+}
+
+SOCKTUNE_HOOK BIO *BIO_new_ssl_connect(SSL_CTX *ctx)
+{
+	resolve();
+	saw_bio_ssl();
+	return ssl.new_ssl_connect ? ssl.new_ssl_connect(ctx) : NULL;
+}
+
+SOCKTUNE_HOOK BIO *BIO_new_buffer_ssl_connect(SSL_CTX *ctx)
+{
+	resolve();
+	saw_bio_ssl();
+	return ssl.new_buffer_ssl_connect ? ssl.new_buffer_ssl_connect(ctx) : NULL;
+}
+
 SOCKTUNE_HOOK void SSL_free(SSL *s)
 {
 	resolve();
 	if (!ssl.free)
 		return;
-	ENTER();
+	ENTER(s);
 	struct hold *h = s ? find(s) : NULL;
 	if (h) {
 		lock(h);
@@ -911,67 +1036,80 @@ SOCKTUNE_HOOK void SSL_free(SSL *s)
 	LEAVE();
 }
 
+/* Sends what this thread holds, except on the SSL objects it is inside a
+ * call on (OpenSSL is in the middle of those). */
 void tls_flush_thread(int why)
 {
-	if (depth)
+	if (in_flush)
 		return;
 	int saved = errno;
-	depth++;
+	in_flush++;
 	for (int i = nmine - 1; i >= 0; i--) {
 		struct hold *h = mine[i];
 		int ret;
 		lock(h);
-		if (h->owner != &me || !h->ssl) {
+		if (h->owner != &me || !h->ssl)
 			mine_drop(h);
-		} else if (SENDABLE(h) && flush_locked(h, why, 1, &ret) == 1) {
+		else if (SENDABLE(h) && !is_inside(h->ssl) && flush_locked(h, why, 1, &ret) == 1)
 			release(h);
-		}
 		unlock(h);
 	}
-	depth--;
+	in_flush--;
 	update_pending();
 	errno = saved;
 }
 
-/* Flushes every slot that matches; slots busy in another thread are that
- * thread's to send. */
-static void flush_matching(int fd, int why)
+/* Flushes every slot that matches, but those this thread is inside a call
+ * on.  A slot another thread has locked is that thread's to send, unless
+ * `wait`: then this thread waits for it (fork, where what is not sent now
+ * would be sent out of order). */
+static void flush_matching(int fd, int why, int wait)
 {
-	if (!slots || !__atomic_load_n(&socktune_tls_used, __ATOMIC_ACQUIRE))
+	if (!slots || !__atomic_load_n(&socktune_tls_used, __ATOMIC_ACQUIRE) || in_flush)
 		return;
 	int saved = errno;
-	depth++;
+	in_flush++;
 	for (int i = 0; i < SLOTS; i++) {
 		struct hold *h = &slots[i];
 		int ret;
-		if (!__atomic_load_n(&h->ssl, __ATOMIC_ACQUIRE) || (fd >= 0 && h->fd != fd))
+		SSL *s = __atomic_load_n(&h->ssl, __ATOMIC_ACQUIRE);
+		if (!s || (fd >= 0 && h->fd != fd) || is_inside(s))
 			continue;
-		if (__atomic_exchange_n(&h->busy, 1, __ATOMIC_ACQUIRE))
+		/* A slot this very thread has locked: a signal handler came in
+		 * while socktune had it; waiting would never end. */
+		if (__atomic_load_n(&h->busy, __ATOMIC_ACQUIRE) == &me)
 			continue;
-		if (h->ssl && SENDABLE(h) && (fd < 0 || h->fd == fd) &&
+		if (wait)
+			lock(h);
+		else if (!trylock(h))
+			continue;
+		if (h->ssl == s && SENDABLE(h) && (fd < 0 || h->fd == fd) &&
 		    flush_locked(h, why, 1, &ret) == 1)
 			release(h);
 		unlock(h);
 	}
-	depth--;
+	in_flush--;
 	update_pending();
 	errno = saved;
 }
 
 void tls_flush_fd(int fd)
 {
-	flush_matching(fd, FLUSH_CLOSE);
+	flush_matching(fd, FLUSH_CLOSE, 0);
 }
 
 void tls_flush_all(int why)
 {
-	flush_matching(-1, why);
+	flush_matching(-1, why, 0);
 }
 
+/* Every thread's holds, not only the forking thread's: the child shares
+ * the connections, and bytes another thread still held would reach the
+ * peer after the child's, or never. */
 void tls_fork_prepare(void)
 {
-	if (socktune_tls_pending)
-		tls_flush_thread(FLUSH_FORK);
+	if (__atomic_load_n(&socktune_tls_used, __ATOMIC_ACQUIRE))
+		flush_matching(-1, FLUSH_FORK, 1);
 }
 
 void tls_fork_child(void)

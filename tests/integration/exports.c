@@ -26,7 +26,9 @@ static const char *const hooks[] = {
 	"SSL_write", "SSL_write_ex", "SSL_read", "SSL_read_ex", "SSL_peek", "SSL_peek_ex",
 	"SSL_shutdown", "SSL_free", "SSL_clear", "SSL_set_fd", "SSL_set_rfd", "SSL_set_wfd",
 	"SSL_set_bio", "SSL_set0_rbio", "SSL_set0_wbio", "SSL_do_handshake", "SSL_renegotiate",
-	"SSL_renegotiate_abbreviated", "SSL_key_update", "SSL_sendfile",
+	"SSL_renegotiate_abbreviated", "SSL_key_update", "SSL_sendfile", "SSL_set_shutdown",
+	/* ssl.c: a BIO_f_ssl ends holding (it writes past every hook) */
+	"BIO_f_ssl", "BIO_new_ssl", "BIO_new_ssl_connect", "BIO_new_buffer_ssl_connect",
 };
 #define N_HOOKS (sizeof hooks / sizeof hooks[0])
 

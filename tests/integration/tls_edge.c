@@ -1,0 +1,54 @@
+/* tls_edge.c: ordinary TLS client patterns that holding writes broke (issue 13,
+ * cases A to G), each run by tlsedge (tests/targets/tlsedge.c) without socktune, as
+ * the reference, and with it preloaded (SOCKTUNE_TLS_MERGE=1024, SOCKTUNE_CORK=auto,
+ * SOCKTUNE_MERGE=4K). Everything tlsedge prints, every call's return value,
+ * SSL_get_error and errno, and what its peer received on each connection, must be
+ * the same, and so must its exit status (3 means it hung for 5 s). The reference
+ * runs twice: a case whose reference differs from itself proves nothing. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "run.h"
+
+static void edge_case(const char *const args[])
+{
+	struct it_run ref, again, r;
+	const char *const *argv = args;
+	const char *const env[] = { "SOCKTUNE_TLS_MERGE=1024", "SOCKTUNE_CORK=auto", "SOCKTUNE_MERGE=4K", NULL };
+	it_run(&ref, argv, NULL, 0);
+	cr_assert_eq(ref.status, 0, "the reference failed (%d):\n%s\n%s", ref.status, ref.out, ref.err);
+	it_run(&again, argv, NULL, 0);
+	cr_assert_str_eq(again.out, ref.out, "the reference is not deterministic:\n%s\n---\n%s", ref.out,
+			 again.out);
+	it_run(&r, argv, env, IT_PRELOAD);
+	cr_assert_str_eq(r.out, ref.out, "with socktune:\n%s\n--- without:\n%s\n--- stderr with socktune:\n%s",
+			 r.out, ref.out, r.err);
+	cr_assert_eq(r.status, ref.status, "exit status %d with socktune, %d without\n%s", r.status, ref.status,
+		     r.err);
+	it_run_free(&ref);
+	it_run_free(&again);
+	it_run_free(&r);
+}
+
+#define EDGE(name, ...) \
+	Test(tls_edge, name) { edge_case(IT_LIST(it_target("tlsedge"), __VA_ARGS__)); }
+
+/* C: a write after SSL_shutdown fails, and a second shutdown completes. */
+EDGE(write_after_shutdown_fails_as_without, "shutdown-write")
+EDGE(write_after_shutdown_fails_as_without_tls12, "--tls", "1.2", "shutdown-write")
+/* B: SSL_set_shutdown, then SSL_shutdown or SSL_free: the held bytes still arrive. */
+EDGE(set_shutdown_then_shutdown_keeps_the_bytes, "set-shutdown")
+EDGE(set_shutdown_then_free_keeps_the_bytes, "set-shutdown-free")
+/* G: a write larger than INT_MAX goes after what is held. */
+EDGE(huge_write_ex_keeps_the_order, "huge")
+/* E: on a unix socket whose peer has gone, the write fails at once with EPIPE. */
+EDGE(unix_peer_gone_fails_at_once, "--unix", "peer-gone")
+/* F: a BIO_f_ssl write on the same SSL goes after what is held. */
+EDGE(bio_f_ssl_keeps_the_order, "bio")
+/* A: a thread that writes on X and then reads Y sends X's bytes before it blocks. */
+EDGE(write_x_then_read_y, "cross")
+EDGE(write_x_then_handshake_y, "cross-handshake")
+EDGE(write_x_then_read_y_unix, "--unix", "cross")
+/* D: fork sends what every thread holds, not only the forking thread. */
+EDGE(fork_sends_every_threads_holds, "fork-thread")
