@@ -20,6 +20,9 @@
  *   -N          do not set TCP_NODELAY (by default both ends set it, as chatty
  *               request/response programs do: without it the second write of a request
  *               waits for the server's delayed ACK)
+ *   -m          hand-merged: the client writes each request whole, one write() or
+ *               SSL_write() of 132 bytes, as a program that merged its pieces itself
+ *               would (the baseline a merging shim is held to)
  *
  * Both sides are blocking, one thread each. The timed phase of each side lies between two
  * getrusage() calls, its only ones: on the client right before the first timed request and
@@ -64,6 +67,7 @@ struct opts {
 	long count; /* > 0: exactly this many timed round trips */
 	long warmup;
 	int nodelay;
+	int merged; /* -m: the request as one piece */
 };
 
 
@@ -71,7 +75,7 @@ struct opts {
 
 static _Noreturn void usage(void)
 {
-	fputs("usage: tlspingpong run [-t SECONDS | -n COUNT] [-w COUNT] [-N] tcp|tls\n", stderr);
+	fputs("usage: tlspingpong run [-t SECONDS | -n COUNT] [-w COUNT] [-N] [-m] tcp|tls\n", stderr);
 	exit(2);
 }
 
@@ -225,14 +229,18 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static void round_trip(struct conn *c, long r)
+static void round_trip(struct conn *c, long r, int merged)
 {
 	unsigned char req[REQUEST], ack;
 	request_bytes(r, req);
-	size_t at = 0;
-	for (int i = 0; i < NPIECES; i++) {
-		send_all(c, req + at, piece_len[i]);
-		at += piece_len[i];
+	if (merged) {
+		send_all(c, req, REQUEST);
+	} else {
+		size_t at = 0;
+		for (int i = 0; i < NPIECES; i++) {
+			send_all(c, req + at, piece_len[i]);
+			at += piece_len[i];
+		}
 	}
 	if (!recv_all(c, &ack, 1) || ack != 'k')
 		fail("client: no reply");
@@ -272,7 +280,7 @@ static int do_client(const struct opts *o, int port, pid_t server)
 
 	long r = 0;
 	for (; r < o->warmup; r++)
-		round_trip(&c, r);
+		round_trip(&c, r, o->merged);
 
 	long cap = o->count > 0 ? o->count : 1L << 20;
 	double *rtt = malloc((size_t)cap * sizeof *rtt);
@@ -283,7 +291,7 @@ static int do_client(const struct opts *o, int port, pid_t server)
 	double t0 = now_seconds(), t = t0, end = t0 + o->seconds;
 	long n = 0;
 	while (o->count > 0 ? n < o->count : t < end) {
-		round_trip(&c, r++);
+		round_trip(&c, r++, o->merged);
 		double t1 = now_seconds();
 		if (n == cap) {
 			if (cap >= MAX_TIMED)
@@ -321,7 +329,7 @@ static int do_client(const struct opts *o, int port, pid_t server)
 	       " request=%d pieces=%d nodelay=%d mss=%d\n",
 	       o->tls ? "tls" : "tcp", n, elapsed, (double)n / elapsed, cpu, cpu * 1e6 / (double)n,
 	       p50 * 1e6, p99 * 1e6, max * 1e6, (uint64_t)(ti1.tcpi_segs_out - ti0.tcpi_segs_out),
-	       (uint64_t)(ti1.tcpi_bytes_sent - ti0.tcpi_bytes_sent), REQUEST, NPIECES, o->nodelay,
+	       (uint64_t)(ti1.tcpi_bytes_sent - ti0.tcpi_bytes_sent), REQUEST, o->merged ? 1 : NPIECES, o->nodelay,
 	       mss);
 	fflush(stdout);
 	free(rtt);
@@ -341,6 +349,8 @@ int main(int argc, char **argv)
 		char *end;
 		if (strcmp(f, "-N") == 0) {
 			o.nodelay = 0;
+		} else if (strcmp(f, "-m") == 0) {
+			o.merged = 1;
 		} else if (i + 1 < argc && strcmp(f, "-t") == 0) {
 			errno = 0;
 			o.seconds = strtod(argv[++i], &end);
