@@ -190,6 +190,7 @@ static void server_policy(int lfd, int fd)
 	e->type = l->type;
 	e->role = ST_ROLE_SERVER;
 	e->owner = socktune_pid;
+	e->notsent_lowat = l->notsent_lowat;
 
 	struct st_sock s;
 	struct st_opts o;

@@ -247,7 +247,21 @@ SOCKTUNE_HOOK int HOOK(setsockopt)(int fd, int level, int name, const void *val,
 	if (unlikely(socktune_tls_used) && pushes(level, name))
 		tls_flush_fd(fd);
 	int r = real.setsockopt(fd, level, name, val, len);
+#ifdef TCP_NOTSENT_LOWAT
+	/* Read only now that the kernel has read it: a bad pointer is its to
+	 * report.  A held TLS flush must fit under this mark (ssl.c). */
+	if (r == 0 && level == IPPROTO_TCP && name == TCP_NOTSENT_LOWAT && len >= sizeof(int)) {
+		struct fd_state *e = fd_state_get(fd);
+		if (e)
+			e->notsent_lowat = (uint32_t)*(const int *)val;
+	}
+#endif
 	uint32_t flag = user_flag(level, name);
+	if (r == 0 && flag == FD_USER_SNDBUF) {
+		struct fd_state *e = fd_state_get(fd);
+		if (e)
+			__atomic_store_n(&e->sndbuf_seen, 0, __ATOMIC_RELAXED);
+	}
 	if (r == 0 && flag) {
 		int saved = errno;
 		struct fd_state *e = sock_validate(fd);

@@ -21,6 +21,7 @@ enum {
 	FD_TCP_COUNT = 1u << 5,    /* its TCP figures go into the stats at close */
 	FD_LISTENER = 1u << 6,
 	FD_USER_CORK = 1u << 7,    /* the program corks it (TCP_CORK, MSG_MORE) */
+	FD_WR_SHUT = 1u << 8,      /* shut down for writing through this descriptor */
 };
 #define FD_USER_ALL (FD_USER_SNDBUF | FD_USER_RCVBUF | FD_USER_NODELAY)
 
@@ -35,6 +36,8 @@ struct fd_state {
 	uint32_t merge;       /* writev/sendmsg merge threshold; 0 = pass through */
 	uint32_t tls_merge;   /* largest SSL_write held on this socket; 0 = none */
 	uint8_t cork;         /* ST_CORK_* decided for this socket */
+	uint32_t notsent_lowat; /* the program's TCP_NOTSENT_LOWAT; 0 = the sysctl's */
+	uint32_t sndbuf_seen;   /* SO_SNDBUF as TLS holding last asked it; 0 = ask */
 };
 
 /* An inet or inet6 stream socket: the only kind TCP options and TCP_INFO

@@ -34,6 +34,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
@@ -632,32 +633,6 @@ static void note_result(SSL *s, int r)
 		can_hold = 0;
 }
 
-/* Whether the connection can still carry what would be held.  A write on a
- * connection the peer has reset must fail now, as it would without
- * socktune, not at some later flush.  Asked at every write that would be
- * held: the connection can die between two of them. */
-static int sendable(int fd, const struct fd_state *e)
-{
-	if (!fd_state_is_tcp(e)) {
-		/* A unix stream socket: POLLHUP once the peer has closed, POLLERR
-		 * on an error, and no POLLOUT when the peer's queue is full. */
-		struct pollfd p = {.fd = fd, .events = POLLOUT};
-		return real.poll(&p, 1, 0) == 1 && p.revents == POLLOUT;
-	}
-#if !defined(__linux__)
-	/* TCP_INFO's states and layout are Linux's: elsewhere, hold nothing. */
-	(void)fd;
-	return 0;
-#else
-	unsigned char state = 0;
-	socklen_t len = sizeof(state); /* tcpi_state is the first byte of TCP_INFO */
-	if (real.getsockopt(fd, IPPROTO_TCP, TCP_INFO, &state, &len) < 0 || len < 1)
-		return 0;
-	return state == TCP_ESTABLISHED || state == TCP_CLOSE_WAIT;
-#endif
-}
-
-/* The hold threshold for a write of num bytes on s, or 0. */
 static size_t holdable(SSL *s, size_t num, int *fd)
 {
 	if (!can_hold || num == 0 || socktune_mode != ST_MODE_ON)
@@ -669,28 +644,81 @@ static size_t holdable(SSL *s, size_t num, int *fd)
 	/* After SSL_shutdown (or SSL_set_shutdown) a write fails at once. */
 	if (!ssl.is_init_finished(s) || ssl.renegotiate_pending(s) ||
 	    ssl.get_key_update_type(s) != SSL_KEY_UPDATE_NONE || retrying(s) ||
-	    (ssl.get_shutdown(s) & SSL_SENT_SHUTDOWN) || __atomic_load_n(&bio_ssl_seen, __ATOMIC_RELAXED) ||
-	    !sendable(*fd, e))
+	    (ssl.get_shutdown(s) & SSL_SENT_SHUTDOWN) || __atomic_load_n(&bio_ssl_seen, __ATOMIC_RELAXED))
 		return 0;
 	return e->tls_merge;
 }
 
-/* Free send space on fd, less a record's overhead: a flush of up to this
- * much cannot block.  Linux reports SO_SNDBUF doubled for its bookkeeping;
- * half of it is what payload may count on. */
-static size_t send_room(int fd)
+#if defined(__linux__)
+/* net.ipv4.tcp_notsent_lowat, read once: a TCP socket with more unsent bytes
+ * than its low-water mark takes no more writes.  Its default, UINT_MAX,
+ * means none; so does a value that cannot be read. */
+static unsigned long notsent_lowat_sysctl;
+
+static void read_notsent_lowat(void)
 {
-#if !defined(TIOCOUTQ) || !defined(__linux__)
-	/* No queue length to go by (FreeBSD's FIONWRITE would do, untried). */
-	(void)fd;
+	char text[32] = "";
+	int fd = open("/proc/sys/net/ipv4/tcp_notsent_lowat", O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return;
+	ssize_t n = real.read(fd, text, sizeof(text) - 1);
+	real.close(fd);
+	if (n > 0)
+		notsent_lowat_sysctl = strtoul(text, NULL, 10);
+}
+
+static unsigned long notsent_lowat(const struct fd_state *e)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	if (e->notsent_lowat)
+		return e->notsent_lowat;
+	pthread_once(&once, read_notsent_lowat);
+	return notsent_lowat_sysctl;
+}
+#endif
+
+/* What a batch of held writes may hold on fd, asked at its first write (a
+ * connection that dies during the batch is as if it had died just after):
+ * 0 when nothing may be held, else the room that a flush can fill without
+ * finding the socket full.  One poll(), which says both:
+ *  - a connection that cannot carry more says POLLHUP or POLLERR (a TCP
+ *    reset, a unix peer gone), and a write on it must fail now, as it would
+ *    without socktune, not at some later flush;
+ *  - POLLOUT means the free send space is at least a third of the send
+ *    buffer on TCP (sk_stream_is_writeable), three quarters on a unix
+ *    socket (unix_writable), and on TCP that the unsent bytes are below half
+ *    the TCP_NOTSENT_LOWAT; of that, half is counted for payload (the
+ *    kernel counts its bookkeeping too), less a record's overhead.
+ * The send buffer is asked once per socket, and again after a batch that
+ * did not fit. */
+static size_t batch_room(int fd, struct fd_state *e)
+{
+#if !defined(__linux__)
+	/* The poll answers and buffer rules are Linux's: elsewhere, hold
+	 * nothing (FreeBSD's FIONWRITE would do, untried). */
+	(void)fd, (void)e;
 	return 0;
 #else
-	int outq = 0, sndbuf = 0;
-	socklen_t len = sizeof(sndbuf);
-	if (ioctl(fd, TIOCOUTQ, &outq) < 0 ||
-	    real.getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &len) < 0)
+	if (__atomic_load_n(&e->flags, __ATOMIC_RELAXED) & FD_WR_SHUT)
 		return 0;
-	long room = (long)sndbuf / 2 - outq - 256;
+	struct pollfd p = {.fd = fd, .events = POLLOUT};
+	if (real.poll(&p, 1, 0) != 1 || (p.revents & (POLLERR | POLLHUP | POLLNVAL)) ||
+	    !(p.revents & POLLOUT))
+		return 0;
+	long sndbuf = __atomic_load_n(&e->sndbuf_seen, __ATOMIC_RELAXED);
+	if (!sndbuf) {
+		int v = 0;
+		socklen_t len = sizeof(v);
+		if (real.getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, &len) < 0 || v <= 0)
+			return 0;
+		sndbuf = v;
+		__atomic_store_n(&e->sndbuf_seen, (uint32_t)v, __ATOMIC_RELAXED);
+	}
+	int tcp = fd_state_is_tcp(e);
+	long room = tcp ? sndbuf / 6 - 256 : sndbuf * 3 / 8 - 256;
+	unsigned long lowat = tcp ? notsent_lowat(e) : 0;
+	if (lowat && lowat < INT32_MAX && (long)lowat / 2 - 256 < room)
+		room = (long)lowat / 2 - 256;
 	if (room <= 0)
 		return 0;
 	return room > ST_TLS_MERGE_MAX ? ST_TLS_MERGE_MAX : (size_t)room;
@@ -739,6 +767,13 @@ static int write_hold(SSL *s, const void *buf, size_t num, int *ret)
 			unlock(h);
 			return -1;
 		}
+		if (limit && h->len + num > h->room) {
+			/* A batch that did not fit: the send buffer may have
+			 * grown since it was asked (TCP autotuning). */
+			struct fd_state *e = fd_state_get(fd);
+			if (e)
+				__atomic_store_n(&e->sndbuf_seen, 0, __ATOMIC_RELAXED);
+		}
 		if (h->state != HOLD_OK || !limit || h->len + num > h->room) {
 			int r;
 			int f = flush_locked(h, FLUSH_CALL, 0, &r);
@@ -749,7 +784,7 @@ static int write_hold(SSL *s, const void *buf, size_t num, int *ret)
 			}
 		}
 		if (limit && h->len == 0)
-			h->room = send_room(fd);
+			h->room = batch_room(fd, fd_state_get(fd));
 		if (limit && h->len + num <= h->room) {
 			append(h, buf, num);
 			unlock(h);
@@ -768,7 +803,7 @@ static int write_hold_fresh(SSL *s, const void *buf, size_t num, size_t limit, i
 	struct hold *h;
 	if (!limit)
 		return 0;
-	size_t room = send_room(fd);
+	size_t room = batch_room(fd, fd_state_get(fd));
 	if (num > room || !(h = claim(s)))
 		return 0;
 	h->fd = fd;

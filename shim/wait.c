@@ -286,7 +286,16 @@ SOCKTUNE_HOOK int HOOK(shutdown)(int fd, int how)
 	/* SHUT_WR sends what is held with the FIN; SHUT_RD would not. */
 	if (unlikely(socktune_cork_pending))
 		cork_push_fd(fd);
-	return REAL(shutdown)(fd, how);
+	int r = REAL(shutdown)(fd, how);
+	/* A write after it fails: TLS holding must not take one (ssl.c). */
+	if (r == 0 && (how == SHUT_WR || how == SHUT_RDWR)) {
+		int saved = errno;
+		struct fd_state *e = fd_state_get(fd);
+		if (e)
+			__atomic_or_fetch(&e->flags, FD_WR_SHUT, __ATOMIC_RELAXED);
+		errno = saved;
+	}
+	return r;
 }
 INTERPOSE(shutdown);
 

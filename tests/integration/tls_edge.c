@@ -6,10 +6,13 @@
  * the same, and so must its exit status (3 means it hung for 5 s). The reference
  * runs twice: a case whose reference differs from itself proves nothing. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "run.h"
+#include "tls_common.h"
 
 static void edge_case(const char *const args[])
 {
@@ -52,3 +55,36 @@ EDGE(write_x_then_handshake_y, "cross-handshake")
 EDGE(write_x_then_read_y_unix, "--unix", "cross")
 /* D: fork sends what every thread holds, not only the forking thread. */
 EDGE(fork_sends_every_threads_holds, "fork-thread")
+
+/* A TCP socket whose TCP_NOTSENT_LOWAT is 1 byte takes no write past one unsent
+ * byte, so a held flush could find it full: nothing is held there. The control,
+ * the same program without the mark, holds. Both: the same results as without. */
+static long lowat_held(const char *what)
+{
+	edge_case(IT_LIST(it_target("tlsedge"), what));
+	struct it_run r;
+	char *dir = it_path(what);
+	char *stats;
+	cr_assert_eq(mkdir(dir, 0700), 0);
+	cr_assert_geq(asprintf(&stats, "SOCKTUNE_STATS=%s/st.json", dir), 0);
+	it_run(&r, IT_LIST(it_target("tlsedge"), what), IT_LIST(stats), IT_PRELOAD);
+	it_assert_ran(&r);
+	char *why, *flat = it_stats_flat(tls_xfmt("%s/st.json", dir), &why);
+	cr_assert_not_null(flat, "no stats: %s", why);
+	long held = it_stat(flat, "tls.held");
+	free(flat);
+	free(stats);
+	free(dir);
+	it_run_free(&r);
+	return held;
+}
+
+Test(tls_edge, notsent_lowat_means_nothing_is_held)
+{
+	cr_assert_eq(lowat_held("lowat"), 0);
+}
+
+Test(tls_edge, control_without_notsent_lowat_holds)
+{
+	cr_assert_eq(lowat_held("lowat-none"), 2);
+}

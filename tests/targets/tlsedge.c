@@ -33,6 +33,10 @@
  *                   only once X's "ping" has arrived
  *   cross-handshake the same, but Y's handshake (SSL_do_handshake) only completes
  *                   once X's "ping" has arrived
+ *   lowat, lowat-none  TCP_NOTSENT_LOWAT of 1 byte set on X (lowat-none: not set),
+ *                   then W(X, "abc"), W(X, "def"): with the mark, a held flush could
+ *                   find the socket full, so nothing may be held (the test reads
+ *                   socktune's statistics)
  *   fork-thread     thread T: W(X, "T-bytes"), then parks on a barrier; the main
  *                   thread forks; the child writes W(X, "child-bytes"), shuts down
  *                   and exits; the parent waits for it and closes its copy: the
@@ -400,6 +404,15 @@ static int client_main(const char *what)
 		say_call("read Y", conns[1], r);
 		fprintf(out, "read Y got=%.4s\n", buf);
 		end_conns(2);
+	} else if (!strcmp(what, "lowat") || !strcmp(what, "lowat-none")) {
+		start(what, 1, 0);
+		int one = 1;
+		if (!strcmp(what, "lowat") &&
+		    setsockopt(conn_fds[0], IPPROTO_TCP, TCP_NOTSENT_LOWAT, &one, sizeof one) < 0)
+			die("TCP_NOTSENT_LOWAT");
+		W(conns[0], "write", "abc", 3);
+		W(conns[0], "write", "def", 3);
+		end_conns(1);
 	} else if (!strcmp(what, "fork-thread")) {
 		start(what, 1, 0);
 		pthread_t t;
