@@ -111,6 +111,10 @@ static int bio_ssl_seen;
 /* The SSL ex_data slot for the retry mark (retrying()). */
 static int retry_index = -1;
 
+/* The SSL ex_data slot for the lone mark (lone_write()), and its values. */
+static int lone_index = -1;
+static char lone1_tag, lone_tag, passed_tag;
+
 static void *find_in(const char *lib, const char *name)
 {
 	void *h = dlopen(lib, RTLD_LAZY | RTLD_NOLOAD);
@@ -176,7 +180,9 @@ static void resolve_all(void)
 	LOOK(new_buffer_ssl_connect, "BIO_new_buffer_ssl_connect");
 	if (ssl.get_ex_new_index)
 		retry_index = ssl.get_ex_new_index(CRYPTO_EX_INDEX_SSL, 0, NULL, NULL, NULL, NULL);
-	can_hold = retry_index >= 0 && ssl.get_ex_data && ssl.set_ex_data && ssl.write && ssl.write_ex && ssl.get_wfd && ssl.is_init_finished &&
+	if (ssl.get_ex_new_index)
+		lone_index = ssl.get_ex_new_index(CRYPTO_EX_INDEX_SSL, 0, NULL, NULL, NULL, NULL);
+	can_hold = retry_index >= 0 && lone_index >= 0 && ssl.get_ex_data && ssl.set_ex_data && ssl.write && ssl.write_ex && ssl.get_wfd && ssl.is_init_finished &&
 		   ssl.get_shutdown && ssl.set_shutdown &&
 		   ssl.renegotiate_pending && ssl.get_key_update_type && ssl.get_error &&
 		   ssl.err_get_error_all && ssl.err_new && ssl.err_set_debug && ssl.err_set_error;
@@ -480,9 +486,12 @@ static int ktls_send(SSL *s)
  * that connection (the program did not make this call, and entries it has
  * in the thread's error queue stay as they are); otherwise it is left where
  * OpenSSL put it, for the caller to report. */
+static void note_lone(SSL *s, int lone);
+
 static int flush_locked(struct hold *h, int why, int keep, int *ret)
 {
 	int split = socktune_cfg.tls_split && !ktls_send(h->ssl);
+	int lone = h->len && h->last == 0;
 	int theirs = keep && ssl.err_peek_error && ssl.err_peek_error() != 0 && ssl.err_set_mark &&
 		     ssl.err_pop_to_mark;
 	if (theirs)
@@ -538,6 +547,10 @@ static int flush_locked(struct hold *h, int why, int keep, int *ret)
 	}
 	if (f == 1)
 		h->state = HOLD_OK;
+	/* Only from the thread that calls on s: ex_data is not for two
+	 * threads at once. */
+	if (f == 1 && (why == FLUSH_CALL || why == FLUSH_WAIT))
+		note_lone(h->ssl, lone);
 	in_flush--;
 	if (theirs)
 		ssl.err_pop_to_mark();
@@ -582,11 +595,50 @@ ssize_t tls_wire_write(int fd, const void *buf, size_t len)
 	return send_wire(h, fd, buf, len);
 }
 
+/* Writes held one at a time gain nothing: a server that answers each request
+ * with one SSL_write, flushed by its next SSL_read, pays the hold and its
+ * checks for nothing.  So after two flushes in a row of a single write each
+ * (lone1_tag, then lone_tag), the next write on that SSL passes through
+ * (passed_tag); a second write with no other call on that SSL in between
+ * shows a burst, and holding resumes.  Holding or not, the peer gets the
+ * same bytes: only the records differ. */
+static ST_THREAD_LOCAL int passed_some; /* this thread passed a write that way */
+
+static void note_lone(SSL *s, int lone)
+{
+	void *was = ssl.get_ex_data(s, lone_index);
+	void *want = !lone ? NULL : was ? &lone_tag : &lone1_tag;
+	if (was != want)
+		ssl.set_ex_data(s, lone_index, want);
+}
+
+/* Whether a write on s that would start a batch should pass through. */
+static int lone_write(SSL *s)
+{
+	void *mark = ssl.get_ex_data(s, lone_index);
+	if (mark == &lone_tag) {
+		ssl.set_ex_data(s, lone_index, &passed_tag);
+		passed_some = 1;
+		return 1;
+	}
+	if (mark == &passed_tag)
+		ssl.set_ex_data(s, lone_index, NULL);
+	return 0;
+}
+
+/* Another call on s: the write that passed was a lone one after all. */
+static void lone_again(SSL *s)
+{
+	if (unlikely(passed_some) && lone_index >= 0 && ssl.get_ex_data(s, lone_index) == &passed_tag)
+		ssl.set_ex_data(s, lone_index, &lone_tag);
+}
+
 /* Before any other SSL call on s: what s holds goes out first.  Returns 1
  * to go on with the call, or 0 when the call must return *ret instead: a
  * failure (now in the error queue) or a retry OpenSSL asked for. */
 static int before_call(SSL *s, int *ret)
 {
+	lone_again(s);
 	struct hold *h = find(s);
 	if (!h)
 		return 1;
@@ -776,7 +828,7 @@ static int write_hold(SSL *s, const void *buf, size_t num, int *ret)
 		}
 		if (h->state != HOLD_OK || !limit || h->len + num > h->room) {
 			int r;
-			int f = flush_locked(h, FLUSH_CALL, 0, &r);
+			int f = flush_locked(h, FLUSH_WRITE, 0, &r);
 			if (f != 1) {
 				unlock(h);
 				*ret = r;
@@ -801,7 +853,7 @@ static int write_hold(SSL *s, const void *buf, size_t num, int *ret)
 static int write_hold_fresh(SSL *s, const void *buf, size_t num, size_t limit, int fd)
 {
 	struct hold *h;
-	if (!limit)
+	if (!limit || lone_write(s))
 		return 0;
 	size_t room = batch_room(fd, fd_state_get(fd));
 	if (num > room || !(h = claim(s)))

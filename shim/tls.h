@@ -6,7 +6,7 @@
 #include "hook.h"
 
 /* Why a flush happens, for the figures. */
-enum { FLUSH_CALL, FLUSH_WAIT, FLUSH_CLOSE, FLUSH_FORK, FLUSH_EXEC, FLUSH_EXIT };
+enum { FLUSH_CALL, FLUSH_WRITE, FLUSH_WAIT, FLUSH_CLOSE, FLUSH_FORK, FLUSH_EXEC, FLUSH_EXIT };
 
 /* Non-zero when this thread holds TLS bytes and is not inside an SSL
  * call: the one thing a wait point tests before calling through. */
