@@ -158,6 +158,24 @@ $(B)/targets/tls%: tests/targets/tls%.c $(wildcard tests/targets/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(SSL_LIBS) -lpthread
 
+# A libssl under another soname, which only a plugin loaded with RTLD_LOCAL
+# links (issue 13, case J; tests/integration/tls_edge.c): the system's copy
+# renamed by patchelf. Without patchelf neither is built, and the test skips.
+PRIVSSL := $(B)/targets/privlib/libsslprivate.so.3 $(B)/targets/privlib/tlsplugin.so
+
+$(B)/targets/privlib/libsslprivate.so.3:
+	@mkdir -p $(dir $@)
+	@if command -v patchelf >/dev/null 2>&1; then \
+		cp "$$($(CC) -print-file-name=libssl.so.3)" $@.tmp && \
+		patchelf --set-soname libsslprivate.so.3 $@.tmp && mv $@.tmp $@; \
+	else echo "no patchelf: the private-libssl test will skip"; fi
+
+$(B)/targets/privlib/tlsplugin.so: tests/plugins/tlsplugin.c bench/tlsbench.h $(B)/targets/privlib/libsslprivate.so.3
+	@if [ -e $(B)/targets/privlib/libsslprivate.so.3 ]; then \
+		echo "$(CC) ... -shared -o $@ $< -l:libsslprivate.so.3 -lcrypto"; \
+		$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -shared -fPIC -o $@ $< \
+			-L$(dir $@) -l:libsslprivate.so.3 -lcrypto -Wl,-rpath,'$$ORIGIN'; fi
+
 $(B)/bench/tls%: bench/tls%.c $(wildcard bench/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(SSL_LIBS) -lpthread
@@ -233,7 +251,7 @@ check: deps
 check-unit: $(B)/test-unit
 	$(B)/test-unit
 
-check-integration: all $(B)/test-integration $(TARGETS) stage
+check-integration: all $(B)/test-integration $(TARGETS) $(PRIVSSL) stage
 	$(TEST_ENV) $(B)/test-integration $(if $(CHECK_FILTER),--filter '$(CHECK_FILTER)')
 
 # The library, the command and the probe targets built with musl-gcc

@@ -31,6 +31,7 @@
 #include "tls.h"
 
 #include <dlfcn.h>
+#include <link.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <errno.h>
@@ -52,7 +53,7 @@
 
 
 /* The libssl and libcrypto functions socktune calls. */
-static struct {
+struct sslfns {
 	int (*write)(SSL *, const void *, int);
 	int (*write_ex)(SSL *, const void *, size_t, size_t *);
 	int (*read)(SSL *, void *, int);
@@ -99,7 +100,11 @@ static struct {
 	BIO *(*new_ssl)(SSL_CTX *, int);
 	BIO *(*new_ssl_connect)(SSL_CTX *);
 	BIO *(*new_buffer_ssl_connect)(SSL_CTX *);
-} ssl;
+};
+
+/* Those of the libssl the process has in its global scope: the one holding
+ * works with. */
+static struct sslfns ssl;
 
 /* Whether every function that holding relies on was found. */
 static int can_hold;
@@ -121,8 +126,10 @@ static void *find_in(const char *lib, const char *name)
 	return h ? dlsym(h, name) : NULL;
 }
 
-static void *lookup(const char *name)
+static void *lookup(void *handle, const char *name)
 {
+	if (handle)
+		return dlsym(handle, name);
 	void *f = dlsym(RTLD_NEXT, name);
 	if (!f)
 		f = find_in("libssl.so.3", name);
@@ -131,10 +138,11 @@ static void *lookup(const char *name)
 	return f;
 }
 
-#define LOOK(field, name) (*(void **)&ssl.field = lookup(name))
-
-static void resolve_all(void)
+/* Fills t from the global scope (handle NULL) or from the scope of one
+ * loaded object (its own dependencies, as dlsym with its handle searches). */
+static void fill(struct sslfns *t, void *handle)
 {
+#define LOOK(field, name) (*(void **)&t->field = lookup(handle, name))
 	LOOK(write, "SSL_write");
 	LOOK(write_ex, "SSL_write_ex");
 	LOOK(read, "SSL_read");
@@ -178,6 +186,15 @@ static void resolve_all(void)
 	LOOK(new_ssl, "BIO_new_ssl");
 	LOOK(new_ssl_connect, "BIO_new_ssl_connect");
 	LOOK(new_buffer_ssl_connect, "BIO_new_buffer_ssl_connect");
+#undef LOOK
+}
+
+static void find_own_range(void);
+
+static void resolve_all(void)
+{
+	find_own_range();
+	fill(&ssl, NULL);
 	if (ssl.get_ex_new_index)
 		retry_index = ssl.get_ex_new_index(CRYPTO_EX_INDEX_SSL, 0, NULL, NULL, NULL, NULL);
 	if (ssl.get_ex_new_index)
@@ -186,7 +203,7 @@ static void resolve_all(void)
 		   ssl.get_shutdown && ssl.set_shutdown &&
 		   ssl.renegotiate_pending && ssl.get_key_update_type && ssl.get_error &&
 		   ssl.err_get_error_all && ssl.err_new && ssl.err_set_debug && ssl.err_set_error;
-	if (!can_hold)
+	if (!can_hold && ssl.write)
 		log_info("TLS merging off: this libssl lacks a function it needs (OpenSSL 3 has "
 			 "them all)");
 }
@@ -196,6 +213,149 @@ static void resolve(void)
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	pthread_once(&once, resolve_all);
 }
+
+/* Which libssl a caller reaches.  A plugin can bring its own libssl, under
+ * another soname (OpenSSL 1.1 in a virtualenv, LibreSSL, a vendored copy),
+ * loaded with RTLD_LOCAL: its calls still land in these hooks, since the
+ * preloaded names come first, but their real functions are that copy's,
+ * which the global lookup never finds.  So each hook asks which object
+ * called it; a caller whose own dependencies give another libssl than the
+ * global one is passed straight to that copy, untouched (nothing is held on
+ * it, whatever its version).  The answer is kept per object, by address
+ * range: a hit is a few comparisons, no lock.  The object stays loaded (its
+ * handle is kept), so a range never comes to mean another object. */
+#define CALLERS_MAX 32
+#define PRIVATE_MAX 8
+
+static struct caller {
+	uintptr_t lo, hi;
+	const struct sslfns *fns;
+} callers[CALLERS_MAX];
+static int ncallers;
+static struct sslfns privates[PRIVATE_MAX];
+static int nprivates;
+static pthread_mutex_t callers_lock = PTHREAD_MUTEX_INITIALIZER;
+
+struct found {
+	uintptr_t addr, lo, hi;
+	char name[256];
+	int hit;
+};
+
+static int find_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct found *f = arg;
+	(void)size;
+	uintptr_t lo = UINTPTR_MAX, hi = 0;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD)
+			continue;
+		uintptr_t start = info->dlpi_addr + ph->p_vaddr;
+		if (start < lo)
+			lo = start;
+		if (start + ph->p_memsz > hi)
+			hi = start + ph->p_memsz;
+	}
+	if (f->addr < lo || f->addr >= hi)
+		return 0;
+	f->lo = lo, f->hi = hi, f->hit = 1;
+	snprintf(f->name, sizeof(f->name), "%s", info->dlpi_name ? info->dlpi_name : "");
+	return 1;
+}
+
+/* The table for the object at addr, found the slow way. */
+static const struct sslfns *caller_fns_slow(uintptr_t addr)
+{
+	const struct sslfns *fns = &ssl;
+	int saved = errno;
+	pthread_mutex_lock(&callers_lock);
+	struct found f = {.addr = addr};
+	dl_iterate_phdr(find_object, &f);
+	/* The main program, or code in no object: the global scope. */
+	void *h = f.hit && f.name[0] ? dlopen(f.name, RTLD_LAZY | RTLD_NOLOAD) : NULL;
+	void *write = h ? dlsym(h, "SSL_write") : NULL;
+	/* A scope that finds the hooks themselves finds no libssl. */
+	if (write == (void *)SSL_write)
+		write = NULL;
+	if (write && write != (void *)ssl.write && nprivates < PRIVATE_MAX) {
+		int i;
+		for (i = 0; i < nprivates; i++)
+			if ((void *)privates[i].write == write)
+				break;
+		if (i == nprivates) {
+			fill(&privates[i], h);
+			__atomic_store_n(&nprivates, i + 1, __ATOMIC_RELEASE);
+			log_info("%s brings its own libssl: its TLS calls pass through", f.name);
+		}
+		fns = &privates[i];
+	} else if (write && write != (void *)ssl.write) {
+		fns = NULL; /* no room to keep another copy: answered per call */
+	}
+	if (fns && f.hit && ncallers < CALLERS_MAX) {
+		callers[ncallers] = (struct caller){f.lo, f.hi, fns};
+		__atomic_store_n(&ncallers, ncallers + 1, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&callers_lock);
+	errno = saved;
+	return fns ? fns : &ssl;
+}
+
+/* This library's own range, and the table the hook this thread is passing
+ * through to uses: libssl reaches one hook from another by a tail call
+ * (SSL_set_fd calls SSL_set_bio, which ends in a jump to SSL_set0_wbio), so
+ * the inner hook's return address lies in the outer hook, here. */
+static uintptr_t own_lo, own_hi;
+static ST_THREAD_LOCAL const struct sslfns *passing;
+
+static void find_own_range(void)
+{
+	struct found f = {.addr = (uintptr_t)&find_own_range};
+	dl_iterate_phdr(find_object, &f);
+	if (f.hit)
+		own_lo = f.lo, own_hi = f.hi;
+}
+
+static const struct sslfns *caller_fns(const void *ret)
+{
+	uintptr_t a = (uintptr_t)ret;
+	if (a >= own_lo && a < own_hi)
+		return passing ? passing : &ssl;
+	int n = __atomic_load_n(&ncallers, __ATOMIC_ACQUIRE);
+	for (int i = 0; i < n; i++)
+		if (a >= callers[i].lo && a < callers[i].hi)
+			return callers[i].fns;
+	return caller_fns_slow(a);
+}
+
+/* The first thing each SSL hook does, after resolve(): a caller that links
+ * its own libssl gets that libssl's function, and nothing else happens. */
+#define PRIVATE_PASS(fn, fail, ...)                                                                \
+	do {                                                                                       \
+		const struct sslfns *f_ = caller_fns(__builtin_return_address(0));                 \
+		if (unlikely(f_ != &ssl)) {                                                        \
+			if (!f_->fn)                                                               \
+				return (fail);                                                     \
+			const struct sslfns *was_ = passing;                                       \
+			passing = f_;                                                              \
+			__typeof__(f_->fn(__VA_ARGS__)) r_ = f_->fn(__VA_ARGS__);                  \
+			passing = was_;                                                            \
+			return r_;                                                                 \
+		}                                                                                  \
+	} while (0)
+
+#define PRIVATE_PASS_VOID(fn, ...)                                                                 \
+	do {                                                                                       \
+		const struct sslfns *f_ = caller_fns(__builtin_return_address(0));                 \
+		if (unlikely(f_ != &ssl)) {                                                        \
+			const struct sslfns *was_ = passing;                                       \
+			passing = f_;                                                              \
+			if (f_->fn)                                                                \
+				f_->fn(__VA_ARGS__);                                               \
+			passing = was_;                                                            \
+			return;                                                                    \
+		}                                                                                  \
+	} while (0)
 
 /* A failure OpenSSL reported for a flush made where nobody could be told:
  * kept, and replayed to the next SSL call on that connection. */
@@ -868,6 +1028,7 @@ static int write_hold_fresh(SSL *s, const void *buf, size_t num, size_t limit, i
 SOCKTUNE_HOOK int SSL_write(SSL *s, const void *buf, int num)
 {
 	resolve();
+	PRIVATE_PASS(write, -1, s, buf, num);
 	if (!ssl.write)
 		return -1;
 	int mode = st_mode();
@@ -893,6 +1054,7 @@ SOCKTUNE_HOOK int SSL_write(SSL *s, const void *buf, int num)
 SOCKTUNE_HOOK int SSL_write_ex(SSL *s, const void *buf, size_t num, size_t *written)
 {
 	resolve();
+	PRIVATE_PASS(write_ex, 0, s, buf, num, written);
 	if (!ssl.write_ex)
 		return 0;
 	int mode = st_mode();
@@ -923,54 +1085,65 @@ SOCKTUNE_HOOK int SSL_write_ex(SSL *s, const void *buf, size_t num, size_t *writ
 }
 
 /* The other calls on an SSL: flush first, and report a failure of the
- * flush as this call's own, in the shape this call returns it. */
-#define FLUSH_THEN(s, fail_value, call)                                                            \
+ * flush as this call's own, in the shape this call returns it (fail_value,
+ * which may use ret_, OpenSSL's return).  MISSING is the answer when no
+ * libssl has the function at all. */
+#define FLUSH_THEN(s, missing, fail_value, fn, ...)                                                \
 	do {                                                                                       \
 		resolve();                                                                         \
+		PRIVATE_PASS(fn, missing, __VA_ARGS__);                                            \
+		if (!ssl.fn)                                                                       \
+			return (missing);                                                          \
 		ENTER(s);                                                                          \
 		int ret_ = 0;                                                                      \
 		if (!before_call((s), &ret_)) {                                                    \
 			LEAVE();                                                                   \
 			return (fail_value);                                                       \
 		}                                                                                  \
-		__typeof__(call) r_ = (call);                                                      \
+		__typeof__(ssl.fn(__VA_ARGS__)) r_ = ssl.fn(__VA_ARGS__);                          \
 		LEAVE();                                                                           \
 		return r_;                                                                         \
 	} while (0)
 
-#define FLUSH_THEN_VOID(s, call)                                                                   \
+#define FLUSH_THEN_VOID(s, fn, ...)                                                                \
 	do {                                                                                       \
 		resolve();                                                                         \
+		PRIVATE_PASS_VOID(fn, __VA_ARGS__);                                                \
+		if (!ssl.fn)                                                                       \
+			return;                                                                    \
 		ENTER(s);                                                                          \
 		int ret_;                                                                          \
 		before_call((s), &ret_);                                                           \
-		call;                                                                              \
+		ssl.fn(__VA_ARGS__);                                                               \
 		LEAVE();                                                                           \
 	} while (0)
 
 SOCKTUNE_HOOK int SSL_read(SSL *s, void *buf, int num)
 {
-	FLUSH_THEN(s, ret_, ssl.read(s, buf, num));
+	FLUSH_THEN(s, -1, ret_, read, s, buf, num);
 }
 
 SOCKTUNE_HOOK int SSL_read_ex(SSL *s, void *buf, size_t num, size_t *readbytes)
 {
-	FLUSH_THEN(s, (*readbytes = 0, 0), ssl.read_ex(s, buf, num, readbytes));
+	FLUSH_THEN(s, (*readbytes = 0, 0), (*readbytes = 0, 0), read_ex, s, buf, num, readbytes);
 }
 
 SOCKTUNE_HOOK int SSL_peek(SSL *s, void *buf, int num)
 {
-	FLUSH_THEN(s, ret_, ssl.peek(s, buf, num));
+	FLUSH_THEN(s, -1, ret_, peek, s, buf, num);
 }
 
 SOCKTUNE_HOOK int SSL_peek_ex(SSL *s, void *buf, size_t num, size_t *readbytes)
 {
-	FLUSH_THEN(s, (*readbytes = 0, 0), ssl.peek_ex(s, buf, num, readbytes));
+	FLUSH_THEN(s, (*readbytes = 0, 0), (*readbytes = 0, 0), peek_ex, s, buf, num, readbytes);
 }
 
 SOCKTUNE_HOOK int SSL_shutdown(SSL *s)
 {
 	resolve();
+	PRIVATE_PASS(shutdown, -1, s);
+	if (!ssl.shutdown)
+		return -1;
 	ENTER(s);
 	int ret;
 	if (!before_call(s, &ret)) {
@@ -992,69 +1165,69 @@ SOCKTUNE_HOOK int SSL_shutdown(SSL *s)
 
 SOCKTUNE_HOOK int SSL_do_handshake(SSL *s)
 {
-	FLUSH_THEN(s, ret_, ssl.do_handshake(s));
+	FLUSH_THEN(s, -1, ret_, do_handshake, s);
 }
 
 SOCKTUNE_HOOK int SSL_renegotiate(SSL *s)
 {
-	FLUSH_THEN(s, 0, ssl.renegotiate(s));
+	FLUSH_THEN(s, 0, 0, renegotiate, s);
 }
 
 SOCKTUNE_HOOK int SSL_renegotiate_abbreviated(SSL *s)
 {
-	FLUSH_THEN(s, 0, ssl.renegotiate_abbreviated(s));
+	FLUSH_THEN(s, 0, 0, renegotiate_abbreviated, s);
 }
 
 SOCKTUNE_HOOK int SSL_key_update(SSL *s, int type)
 {
-	FLUSH_THEN(s, 0, ssl.key_update(s, type));
+	FLUSH_THEN(s, 0, 0, key_update, s, type);
 }
 
 SOCKTUNE_HOOK ossl_ssize_t SSL_sendfile(SSL *s, int fd, off_t off, size_t size, int flags)
 {
-	FLUSH_THEN(s, -1, ssl.sendfile(s, fd, off, size, flags));
+	FLUSH_THEN(s, -1, -1, sendfile, s, fd, off, size, flags);
 }
 
 SOCKTUNE_HOOK int SSL_clear(SSL *s)
 {
-	FLUSH_THEN(s, 0, ssl.clear(s));
+	FLUSH_THEN(s, 0, 0, clear, s);
 }
 
 SOCKTUNE_HOOK int SSL_set_fd(SSL *s, int fd)
 {
-	FLUSH_THEN(s, 0, ssl.set_fd(s, fd));
+	FLUSH_THEN(s, 0, 0, set_fd, s, fd);
 }
 
 SOCKTUNE_HOOK int SSL_set_rfd(SSL *s, int fd)
 {
-	FLUSH_THEN(s, 0, ssl.set_rfd(s, fd));
+	FLUSH_THEN(s, 0, 0, set_rfd, s, fd);
 }
 
 SOCKTUNE_HOOK int SSL_set_wfd(SSL *s, int fd)
 {
-	FLUSH_THEN(s, 0, ssl.set_wfd(s, fd));
+	FLUSH_THEN(s, 0, 0, set_wfd, s, fd);
 }
 
 SOCKTUNE_HOOK void SSL_set_bio(SSL *s, BIO *rbio, BIO *wbio)
 {
-	FLUSH_THEN_VOID(s, ssl.set_bio(s, rbio, wbio));
+	FLUSH_THEN_VOID(s, set_bio, s, rbio, wbio);
 }
 
 SOCKTUNE_HOOK void SSL_set0_rbio(SSL *s, BIO *rbio)
 {
-	FLUSH_THEN_VOID(s, ssl.set0_rbio(s, rbio));
+	FLUSH_THEN_VOID(s, set0_rbio, s, rbio);
 }
 
 SOCKTUNE_HOOK void SSL_set0_wbio(SSL *s, BIO *wbio)
 {
-	FLUSH_THEN_VOID(s, ssl.set0_wbio(s, wbio));
+	FLUSH_THEN_VOID(s, set0_wbio, s, wbio);
 }
 
 /* nginx marks a connection shut down this way before freeing it on errors
  * and timeouts: what is held must go before the mark, which would fail it. */
 SOCKTUNE_HOOK void SSL_set_shutdown(SSL *s, int mode)
 {
-	FLUSH_THEN_VOID(s, ssl.set_shutdown(s, mode));
+	FLUSH_THEN_VOID(s, set_shutdown, s, mode);
 }
 
 /* A BIO_f_ssl writes to its SSL through OpenSSL's internal write, which no
@@ -1071,6 +1244,7 @@ static void saw_bio_ssl(void)
 SOCKTUNE_HOOK const BIO_METHOD *BIO_f_ssl(void)
 {
 	resolve();
+	PRIVATE_PASS(f_ssl, NULL, );
 	saw_bio_ssl();
 	return ssl.f_ssl ? ssl.f_ssl() : NULL;
 }
@@ -1078,6 +1252,7 @@ SOCKTUNE_HOOK const BIO_METHOD *BIO_f_ssl(void)
 SOCKTUNE_HOOK BIO *BIO_new_ssl(SSL_CTX *ctx, int client)
 {
 	resolve();
+	PRIVATE_PASS(new_ssl, NULL, ctx, client);
 	saw_bio_ssl();
 	return ssl.new_ssl ? ssl.new_ssl(ctx, client) : NULL;
 }
@@ -1085,6 +1260,7 @@ SOCKTUNE_HOOK BIO *BIO_new_ssl(SSL_CTX *ctx, int client)
 SOCKTUNE_HOOK BIO *BIO_new_ssl_connect(SSL_CTX *ctx)
 {
 	resolve();
+	PRIVATE_PASS(new_ssl_connect, NULL, ctx);
 	saw_bio_ssl();
 	return ssl.new_ssl_connect ? ssl.new_ssl_connect(ctx) : NULL;
 }
@@ -1092,6 +1268,7 @@ SOCKTUNE_HOOK BIO *BIO_new_ssl_connect(SSL_CTX *ctx)
 SOCKTUNE_HOOK BIO *BIO_new_buffer_ssl_connect(SSL_CTX *ctx)
 {
 	resolve();
+	PRIVATE_PASS(new_buffer_ssl_connect, NULL, ctx);
 	saw_bio_ssl();
 	return ssl.new_buffer_ssl_connect ? ssl.new_buffer_ssl_connect(ctx) : NULL;
 }
@@ -1099,6 +1276,7 @@ SOCKTUNE_HOOK BIO *BIO_new_buffer_ssl_connect(SSL_CTX *ctx)
 SOCKTUNE_HOOK void SSL_free(SSL *s)
 {
 	resolve();
+	PRIVATE_PASS_VOID(free, s);
 	if (!ssl.free)
 		return;
 	ENTER(s);
@@ -1208,4 +1386,7 @@ void tls_fork_child(void)
 	socktune_tls_used = 0;
 	nmine = 0;
 	socktune_tls_pending = 0;
+	/* Another thread may have had it at the fork: it never unlocks here. */
+	static const pthread_mutex_t unlocked = PTHREAD_MUTEX_INITIALIZER;
+	callers_lock = unlocked;
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "run.h"
 #include "tls_common.h"
@@ -88,3 +89,26 @@ Test(tls_edge, control_without_notsent_lowat_holds)
 {
 	cr_assert_eq(lowat_held("lowat-none"), 2);
 }
+
+/* J: a plugin loaded with RTLD_LOCAL links its own libssl under another soname
+ * (tests/plugins/tlsplugin.c, the system's libssl renamed), and the program links
+ * none: every hook must reach that copy's functions, with socktune on or off. */
+static void private_libssl_case(const char *mode)
+{
+	char *plugin = tls_xfmt("%s/privlib/tlsplugin.so", getenv("SOCKTUNE_TARGETS"));
+	if (access(plugin, R_OK) != 0)
+		cr_skip_test("%s was not built (it needs patchelf): no private libssl to test", plugin);
+	struct it_run ref, r;
+	it_run(&ref, IT_LIST(it_target("privssl"), plugin), NULL, 0);
+	cr_assert_eq(ref.status, 0, "the reference failed (%d):\n%s\n%s", ref.status, ref.out, ref.err);
+	cr_assert_str_eq(ref.out, "client got=pong\nserver status=0\n");
+	it_run(&r, IT_LIST(it_target("privssl"), plugin), IT_LIST(tls_xfmt("SOCKTUNE=%s", mode)), IT_PRELOAD);
+	cr_assert_eq(r.status, 0, "exit status %d with socktune (SOCKTUNE=%s)\n%s\n%s", r.status, mode, r.out,
+		     r.err);
+	cr_assert_str_eq(r.out, ref.out);
+	it_run_free(&ref);
+	it_run_free(&r);
+}
+
+Test(tls_edge, private_libssl_in_a_local_plugin_is_reached) { private_libssl_case("on"); }
+Test(tls_edge, private_libssl_in_a_local_plugin_is_reached_when_off) { private_libssl_case("off"); }
