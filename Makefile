@@ -282,7 +282,8 @@ check-musl: $(B)/test-integration $(MUSL_LIBCONFIG)/lib/libconfig.a
 	$(MAKE) B=$(MUSL_B) CC=musl-gcc CONFIG_CFLAGS=-I$(MUSL_LIBCONFIG)/include \
 		CONFIG_LIBS=$(MUSL_LIBCONFIG)/lib/libconfig.a \
 		CPPFLAGS="$(CPPFLAGS) -idirafter /usr/include -idirafter /usr/include/$(MULTIARCH)" \
-		$(MUSL_B)/$(LIBNAME) $(MUSL_B)/socktune $(MUSL_B)/targets/probe $(MUSL_B)/targets/iovwriter
+		$(MUSL_B)/$(LIBNAME) $(MUSL_B)/socktune $(MUSL_B)/targets/probe $(MUSL_B)/targets/iovwriter \
+		$(MUSL_B)/targets/badaddr
 	SOCKTUNE_TESTLIB=$(abspath $(MUSL_B)/$(LIBNAME)) SOCKTUNE_BIN=$(abspath $(MUSL_B)/socktune) \
 	SOCKTUNE_TARGETS=$(abspath $(MUSL_B)/targets) $(B)/test-integration --filter '$(MUSL_TESTS)'
 
