@@ -917,7 +917,7 @@ static size_t batch_room(int fd, struct fd_state *e)
 	if (real.poll(&p, 1, 0) != 1 || (p.revents & (POLLERR | POLLHUP | POLLNVAL)) ||
 	    !(p.revents & POLLOUT))
 		return 0;
-	long sndbuf = __atomic_load_n(&e->sndbuf_seen, __ATOMIC_RELAXED);
+	long sndbuf = (long)__atomic_load_n(&e->sndbuf_seen, __ATOMIC_RELAXED);
 	if (!sndbuf) {
 		int v = 0;
 		socklen_t len = sizeof(v);
