@@ -582,20 +582,8 @@ static pid_t spawn_socktune(const char *const args[], const char *out, const cha
 	cr_assert_geq(asprintf(&path, "PATH=%s", getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin"), 0);
 	cr_assert_geq(asprintf(&homeenv, "HOME=%s", home), 0);
 	const char *envp[] = { path, homeenv, "LC_ALL=C", NULL };
-	fflush(NULL);
-	pid_t pid = fork();
+	pid_t pid = it_spawn(argv, envp, out, err);
 	cr_assert_geq(pid, 0, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		setpgid(0, 0);
-		int in = open("/dev/null", O_RDONLY);
-		int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		if (in < 0 || o < 0 || e < 0 || dup2(in, 0) < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
-			_exit(125);
-		closefrom(3);
-		execve(argv[0], (char *const *)argv, (char *const *)envp);
-		_exit(127);
-	}
 	free(home);
 	free(path);
 	free(homeenv);

@@ -251,6 +251,29 @@ static int wait_with_timeout(pid_t pid)
 	return -1;
 }
 
+pid_t it_spawn(const char *const argv[], const char *const env[], const char *out_path,
+	       const char *err_path)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid != 0)
+		return pid;
+	setpgid(0, 0);
+	int in = open("/dev/null", O_RDONLY);
+	int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	int er = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (in < 0 || o < 0 || er < 0 || dup2(in, 0) < 0 || dup2(o, 1) < 0 || dup2(er, 2) < 0)
+		_exit(125);
+	/* Nothing of the runner's (Criterion's IPC socket) leaks into the program. */
+	closefrom(3);
+	if (strchr(argv[0], '/'))
+		execve(argv[0], (char *const *)argv, (char *const *)env);
+	else
+		execvpe(argv[0], (char *const *)argv, (char *const *)env);
+	dprintf(2, "it_run: cannot run %s: %s\n", argv[0], strerror(errno));
+	_exit(errno == ENOENT ? 127 : 126);
+}
+
 int it_run(struct it_run *r, const char *const argv[], const char *const env[], unsigned flags)
 {
 	static unsigned seq;
@@ -272,29 +295,12 @@ int it_run(struct it_run *r, const char *const argv[], const char *const env[], 
 	struct envlist e = { 0 };
 	build_env(&e, env, flags);
 
-	fflush(NULL);
-	pid_t pid = fork();
+	pid_t pid = it_spawn(argv, (const char *const *)e.v, out_path, err_path);
 	if (pid < 0) {
 		r->status = -1;
 		r->out = xstrdup("");
 		r->err = xasprintf("fork: %s%s", strerror(errno), "");
 		return -1;
-	}
-	if (pid == 0) {
-		setpgid(0, 0);
-		int in = open("/dev/null", O_RDONLY);
-		int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		int er = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		if (in < 0 || o < 0 || er < 0 || dup2(in, 0) < 0 || dup2(o, 1) < 0 || dup2(er, 2) < 0)
-			_exit(125);
-		/* Nothing of the runner's (Criterion's IPC socket) leaks into the program. */
-		closefrom(3);
-		if (strchr(argv[0], '/'))
-			execve(argv[0], (char *const *)argv, e.v);
-		else
-			execvpe(argv[0], (char *const *)argv, e.v);
-		dprintf(2, "it_run: cannot run %s: %s\n", argv[0], strerror(errno));
-		_exit(errno == ENOENT ? 127 : 126);
 	}
 	r->status = wait_with_timeout(pid);
 	r->out = it_read_file(out_path);

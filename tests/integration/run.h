@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 struct it_run {
 	int status;      /* exit code; 128+N when killed by signal N; -1 if it could not run */
@@ -48,6 +49,13 @@ char *it_read_file(const char *path);
  * ("KEY=VALUE" entries, NULL-terminated, may be NULL; an entry replaces a base entry of
  * the same key, and "KEY" alone removes it). Waits at most 15 s. Returns r->status. */
 int it_run(struct it_run *r, const char *const argv[], const char *const env[], unsigned flags);
+
+/* Starts ARGV (looked up in PATH without a '/') with exactly ENV, in a process group of
+ * its own, stdin from /dev/null and stdout and stderr to the files OUT_PATH and
+ * ERR_PATH, no other descriptor of the runner's. Returns its pid (-1: fork failed);
+ * the caller waits for it. */
+pid_t it_spawn(const char *const argv[], const char *const env[], const char *out_path,
+	       const char *err_path);
 void it_run_free(struct it_run *r);
 
 /* Runs the probe target with ARGS (NULL-terminated) after it_target("probe"). */

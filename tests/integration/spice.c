@@ -62,20 +62,8 @@ static int run_long(struct it_run *r, const char *const argv[])
 		n++;
 	env[n] = NULL;
 
-	fflush(NULL);
-	pid_t pid = fork();
+	pid_t pid = it_spawn(argv, (const char *const *)env, out, err);
 	cr_assert_geq(pid, 0, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		setpgid(0, 0);
-		int in = open("/dev/null", O_RDONLY);
-		int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		if (in < 0 || o < 0 || e < 0 || dup2(in, 0) < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
-			_exit(125);
-		closefrom(3);
-		execve(argv[0], (char *const *)argv, env);
-		_exit(127);
-	}
 	setpgid(pid, pid);
 	int status = 0, waited = 0;
 	struct timespec tick = { 0, 50 * 1000 * 1000 };
