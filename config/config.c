@@ -28,6 +28,7 @@
 #define NODELAY_ACCEPTED "true, false or \"default\""
 #define FORCE_ACCEPTED "true or false"
 #define TLS_SPLIT_ACCEPTED "on or off"
+#define HOLD_MAX_ACCEPTED "a time from 1 to 200 milliseconds: 20 or \"20ms\""
 
 static void diagf(st_diag_fn diag, void *ctx, struct st_config *c, const char *source, int line,
 		  const char *key, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
@@ -56,6 +57,7 @@ void conf_defaults(struct st_config *c)
 	c->mode = ST_MODE_ON;
 	c->log = ST_LOG_WARN;
 	c->tls_split = 1;
+	c->hold_max = ST_HOLD_MAX_DEFAULT;
 	c->defaults = (struct st_opts){
 		.sndbuf = ST_AUTO,
 		.rcvbuf = ST_AUTO,
@@ -86,6 +88,19 @@ static int mode_parse(const char *t, int *out)
 		if (!strcasecmp(t, mode_name(m)))
 			return *out = m, 0;
 	return -1;
+}
+
+/* Milliseconds, 1 to 200 (the kernel's own cork bound), with an optional
+ * "ms". */
+static int hold_max_parse(const char *t, int *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(t, &end, 10);
+	if (end == t || errno || (*end && strcmp(end, "ms")) || v < 1 || v > ST_HOLD_MAX_LIMIT)
+		return -1;
+	*out = (int)v;
+	return 0;
 }
 
 static int log_parse(const char *t, int *out)
@@ -340,11 +355,12 @@ static void read_root(struct st_config *c, const config_setting_t *root, const c
 			memcpy(&c->rules[0], fresh, (size_t)n * sizeof(fresh[0]));
 			c->nrules = n + keep;
 		} else if (!strcmp(key, "mode") || !strcmp(key, "log") || !strcmp(key, "stats") ||
-			   !strcmp(key, "tls_split")) {
+			   !strcmp(key, "tls_split") || !strcmp(key, "hold_max")) {
 			set_key(c, key, text ? text : "(not a scalar)", source, line, key, diag, ctx);
 		} else {
 			diagf(diag, ctx, c, source, line, key,
-			      "unknown key; accepted: mode, log, stats, tls_split, defaults = { ... }, "
+			      "unknown key; accepted: mode, log, stats, tls_split, hold_max, "
+			      "defaults = { ... }, "
 			      "rules = ( ... )");
 		}
 	}
@@ -480,6 +496,7 @@ static const struct {
 	{"log", "SOCKTUNE_LOG"},
 	{"stats", "SOCKTUNE_STATS"},
 	{"tls_split", "SOCKTUNE_TLS_SPLIT"},
+	{"hold_max", "SOCKTUNE_HOLD_MAX"},
 	{"sndbuf", "SOCKTUNE_SNDBUF"},
 	{"rcvbuf", "SOCKTUNE_RCVBUF"},
 	{"nodelay", "SOCKTUNE_NODELAY"},
@@ -527,6 +544,10 @@ static int set_key(struct st_config *c, const char *key, const char *value, cons
 		if (switch_parse(value, 0, &iv) == 0)
 			return c->tls_split = iv, 0;
 		acc = TLS_SPLIT_ACCEPTED;
+	} else if (!strcmp(key, "hold_max")) {
+		if (hold_max_parse(value, &iv) == 0)
+			return c->hold_max = iv, 0;
+		acc = HOLD_MAX_ACCEPTED;
 	} else if (!strcmp(key, "sndbuf") || !strcmp(key, "rcvbuf")) {
 		if (size_parse(value, &lv) == 0) {
 			*(key[0] == 's' ? &c->env.sndbuf : &c->env.rcvbuf) = lv;
@@ -555,8 +576,8 @@ static int set_key(struct st_config *c, const char *key, const char *value, cons
 		acc = ST_CORK_ACCEPTED;
 	} else {
 		diagf(diag, ctx, c, source, line, shown_key,
-		      "unknown key; accepted: mode, log, stats, tls_split, sndbuf, rcvbuf, nodelay, "
-		      "force, merge, tls_merge, cork");
+		      "unknown key; accepted: mode, log, stats, tls_split, hold_max, sndbuf, rcvbuf, "
+		      "nodelay, force, merge, tls_merge, cork");
 		return -1;
 	}
 	diagf(diag, ctx, c, source, line, shown_key, "\"%s\" is not valid; accepted: %s", value, acc);

@@ -22,6 +22,11 @@ enum { ST_LOG_ERROR = 0, ST_LOG_WARN = 1, ST_LOG_INFO = 2, ST_LOG_DEBUG = 3 };
 #define ST_MERGE_DEFAULT 0L
 /* Spice's figure (seed 004): its writevs of at most 1 KiB were merged. */
 #define ST_TLS_MERGE_DEFAULT 1024L
+/* How long a byte may be held (TLS or corked), in milliseconds: a safety
+ * net under the wait points, which send holds long before it.  At most the
+ * kernel's own cork bound. */
+#define ST_HOLD_MAX_DEFAULT 20
+#define ST_HOLD_MAX_LIMIT 200
 #define ST_MAX_SOURCES 4
 
 struct st_config {
@@ -29,6 +34,7 @@ struct st_config {
 	int log;
 	char stats[ST_SOURCE_MAX]; /* "" = no report */
 	int tls_split;             /* a TLS flush puts its last piece in a record of its own */
+	int hold_max;              /* ms a held byte may wait, whatever its thread does */
 	struct st_opts defaults;   /* built in, then each file's defaults group */
 	struct st_opts env;        /* SOCKTUNE_SNDBUF and friends; ST_UNSET where not given */
 	int nrules;
@@ -56,7 +62,7 @@ int conf_read_file(struct st_config *c, const char *path, int must_exist, int se
 		     st_diag_fn diag, void *ctx);
 
 /* Sets one key from text, as the environment and `socktune -o` give it:
- * mode, log, stats, tls_split, sndbuf, rcvbuf, nodelay, force, merge,
+ * mode, log, stats, tls_split, hold_max, sndbuf, rcvbuf, nodelay, force, merge,
  * tls_merge, cork.  sndbuf and friends go
  * to the overrides (c->env).  Returns 0, or -1 after a diag. */
 int conf_set(struct st_config *c, const char *key, const char *value, const char *source,

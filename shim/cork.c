@@ -9,6 +9,7 @@
  * applies; on macOS corking is off (TCP_NOPUSH is broken there). */
 #include "cork.h"
 
+#include "bound.h"
 #include "log.h"
 #include "state.h"
 #include "stats.h"
@@ -37,13 +38,20 @@ static void register_at_exit(void)
 	atexit(push_at_exit);
 }
 
+/* One past the highest descriptor ever corked: how far the bound looks. */
+static int corked_limit;
+
 static void push(int fd)
 {
 #ifdef TCP_CORK
 	/* Only a socket still auto-corked by us: the number may name another
 	 * socket by now, one whose program corks it itself. */
-	const struct fd_state *e = fd_state_get(fd);
-	if (!e || e->cork != ST_CORK_AUTO || (e->flags & FD_USER_CORK))
+	struct fd_state *e = fd_state_get(fd);
+	if (!e)
+		return;
+	/* Cleared first: a write after it starts the clock again. */
+	__atomic_store_n(&e->cork_since, 0, __ATOMIC_SEQ_CST);
+	if (e->cork != ST_CORK_AUTO || (e->flags & FD_USER_CORK))
 		return;
 	int off = 0;
 	if (real.setsockopt(fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off)) == 0)
@@ -93,12 +101,54 @@ void cork_push_thread(void)
 	errno = saved;
 }
 
+/* The socket's tail is held from now: the bound pushes it at hold_max,
+ * whatever happens to this thread's list. */
+static void note_since(int fd, struct fd_state *e)
+{
+	uint64_t none = 0;
+	if (__atomic_load_n(&e->cork_since, __ATOMIC_RELAXED) ||
+	    !__atomic_compare_exchange_n(&e->cork_since, &none, bound_now(), 0, __ATOMIC_SEQ_CST,
+					 __ATOMIC_RELAXED))
+		return;
+	int limit = __atomic_load_n(&corked_limit, __ATOMIC_RELAXED);
+	while (fd >= limit && !__atomic_compare_exchange_n(&corked_limit, &limit, fd + 1, 1,
+							   __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+	bound_arm();
+}
+
+/* The bound: a socket whose tail has waited hold_max is pushed from the
+ * bound's thread.  setsockopt(TCP_CORK, 0) on another thread's socket is
+ * the kernel's to order with that thread's sends, and a push of a socket
+ * that holds nothing does nothing. */
+uint64_t cork_push_late(uint64_t now)
+{
+	int limit = __atomic_load_n(&corked_limit, __ATOMIC_RELAXED);
+	uint64_t max = bound_max(), next = 0;
+	int saved = errno;
+	for (int fd = 0; fd < limit; fd++) {
+		struct fd_state *e = fd_state_get(fd);
+		uint64_t since = e ? __atomic_load_n(&e->cork_since, __ATOMIC_RELAXED) : 0;
+		if (!since)
+			continue;
+		if (since + max <= now) {
+			push(fd);
+			stat_inc(cork_late);
+		} else if (!next || since + max < next) {
+			next = since + max;
+		}
+	}
+	errno = saved;
+	return next;
+}
+
 int cork_flags(int fd, struct fd_state *e)
 {
 #ifdef MSG_MORE
-	if (e->cork != ST_CORK_AUTO || (e->flags & FD_USER_CORK))
+	if (e->cork != ST_CORK_AUTO || (e->flags & FD_USER_CORK) || !bound_ready())
 		return 0;
 	stat_inc(cork_held);
+	note_since(fd, e);
 	for (int i = 0; i < nheld; i++)
 		if (held[i] == fd)
 			return MSG_MORE;

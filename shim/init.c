@@ -2,6 +2,7 @@
  * the report at exit.  The configuration is read in the constructor, so that
  * a bad file is reported when the program starts, not at its first socket;
  * the real functions wait for the first hook (real.c). */
+#include "bound.h"
 #include "cork.h"
 #include "fdtable.h"
 #include "log.h"
@@ -62,6 +63,7 @@ static void after_fork_child(void)
 	socktune_pid = getpid();
 	tls_fork_child();
 	cork_fork_child();
+	bound_fork_child();
 	stats_reset();
 	sockopt_reset_warnings();
 }

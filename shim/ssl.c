@@ -24,6 +24,7 @@
  * libssl is never linked: its functions are found on first use, through
  * dlsym(RTLD_NEXT) or, when libssl came in through a local dlopen (Python's
  * _ssl), through dlopen(RTLD_NOLOAD). */
+#include "bound.h"
 #include "fdtable.h"
 #include "log.h"
 #include "state.h"
@@ -384,12 +385,15 @@ enum { HOLD_OK, HOLD_RETRY, HOLD_FAILED, HOLD_DEAD };
  * at up to 100 bytes each. */
 #define WIRE_MAX (ST_TLS_MERGE_MAX + ST_TLS_MERGE_MAX / 512 * 100 + 256)
 
+struct thread_self;
+
 struct hold {
 	SSL *ssl;          /* NULL: free */
 	const void *busy;  /* the thread that has the slot locked, or NULL */
-	const void *owner; /* the holding thread */
+	const struct thread_self *owner; /* the holding thread */
 	int fd;
 	int state;
+	uint64_t since;    /* when the first byte now held was taken (bound_now) */
 	size_t len, room;
 	size_t last;       /* where the last piece held starts */
 	int gather;        /* the flush is writing a record that waits for the next */
@@ -406,17 +410,21 @@ struct hold {
 static struct hold *slots;
 int socktune_tls_used;
 
-/* The SSL objects this thread is inside a hooked call on, innermost last (past
+/* The SSL objects a thread is inside a hooked call on, innermost last (past
  * INSIDE_MAX, every SSL counts as inside).  A wait point in such a call sends
  * the thread's holds on every other SSL: a thread that writes on X and then
- * blocks reading Y must not keep X's bytes while it waits. */
+ * blocks reading Y must not keep X's bytes while it waits.  The bound's
+ * thread reads another thread's (tls_send_late), so the address of a
+ * thread's own names it, as a hold's owner and as a slot's locker. */
 #define INSIDE_MAX 4
-static ST_THREAD_LOCAL SSL *inside[INSIDE_MAX];
-static ST_THREAD_LOCAL int ninside;
+struct thread_self {
+	SSL *inside[INSIDE_MAX];
+	int ninside;
+};
+static ST_THREAD_LOCAL struct thread_self self;
 static ST_THREAD_LOCAL int in_flush; /* this thread is running a flush */
 static ST_THREAD_LOCAL int nmine;
 static ST_THREAD_LOCAL struct hold *mine[MINE_MAX];
-static ST_THREAD_LOCAL char me; /* its address names the thread */
 ST_THREAD_LOCAL int socktune_tls_pending;
 ST_THREAD_LOCAL int socktune_tls_wire_fd = -1;
 static ST_THREAD_LOCAL struct hold *flushing; /* the hold this thread is flushing */
@@ -432,7 +440,7 @@ static void make_slots(void)
 static int trylock(struct hold *h)
 {
 	const void *none = NULL;
-	return __atomic_compare_exchange_n(&h->busy, &none, (const void *)&me, 0, __ATOMIC_ACQUIRE,
+	return __atomic_compare_exchange_n(&h->busy, &none, (const void *)&self, 0, __ATOMIC_ACQUIRE,
 					   __ATOMIC_RELAXED);
 }
 
@@ -447,14 +455,23 @@ static void unlock(struct hold *h)
 	__atomic_store_n(&h->busy, NULL, __ATOMIC_RELEASE);
 }
 
-static int is_inside(const SSL *s)
+/* Whether thread t is inside a hooked call on s.  Another thread's is read
+ * with a slot locked that t locks too before it touches s (before_call,
+ * write_hold): what t stored before its last unlock is seen. */
+static int inside_of(const struct thread_self *t, const SSL *s)
 {
-	if (ninside > INSIDE_MAX)
+	int n = __atomic_load_n(&t->ninside, __ATOMIC_ACQUIRE);
+	if (n > INSIDE_MAX)
 		return 1;
-	for (int i = 0; i < ninside; i++)
-		if (inside[i] == s)
+	for (int i = 0; i < n; i++)
+		if (__atomic_load_n(&t->inside[i], __ATOMIC_RELAXED) == s)
 			return 1;
 	return 0;
+}
+
+static int is_inside(const SSL *s)
+{
+	return inside_of(&self, s);
 }
 
 static void update_pending(void)
@@ -462,22 +479,23 @@ static void update_pending(void)
 	int pending = 0;
 	for (int i = 0; i < nmine && !pending; i++) {
 		struct hold *h = mine[i];
-		pending = h->owner == &me && h->ssl && SENDABLE(h) && !is_inside(h->ssl);
+		pending = h->owner == &self && h->ssl && SENDABLE(h) && !is_inside(h->ssl);
 	}
 	socktune_tls_pending = pending && !in_flush;
 }
 
 static void enter(SSL *s)
 {
-	if (ninside < INSIDE_MAX)
-		inside[ninside] = s;
-	ninside++;
+	int n = self.ninside;
+	if (n < INSIDE_MAX)
+		__atomic_store_n(&self.inside[n], s, __ATOMIC_RELAXED);
+	__atomic_store_n(&self.ninside, n + 1, __ATOMIC_RELEASE);
 	update_pending();
 }
 
 static void leave(void)
 {
-	ninside--;
+	__atomic_store_n(&self.ninside, self.ninside - 1, __ATOMIC_RELEASE);
 	update_pending();
 }
 
@@ -498,7 +516,7 @@ static void mine_drop(struct hold *h)
 static void mine_prune(void)
 {
 	for (int i = nmine - 1; i >= 0; i--)
-		if (__atomic_load_n(&mine[i]->owner, __ATOMIC_ACQUIRE) != &me ||
+		if (__atomic_load_n(&mine[i]->owner, __ATOMIC_ACQUIRE) != &self ||
 		    !__atomic_load_n(&mine[i]->ssl, __ATOMIC_ACQUIRE))
 			mine[i] = mine[--nmine];
 }
@@ -510,14 +528,14 @@ static int take(struct hold *h)
 {
 	for (int i = 0; i < nmine; i++)
 		if (mine[i] == h)
-			return h->owner = &me, 1;
+			return __atomic_store_n(&h->owner, &self, __ATOMIC_RELAXED), 1;
 	if (nmine == MINE_MAX)
 		mine_prune();
 	if (nmine == MINE_MAX)
 		return 0;
 	if (nmine == 0)
 		socktune_thread_holds();
-	h->owner = &me;
+	__atomic_store_n(&h->owner, &self, __ATOMIC_RELAXED);
 	mine[nmine++] = h;
 	return 1;
 }
@@ -538,12 +556,13 @@ static struct hold *find(SSL *s)
 /* Called with h locked. */
 static void release(struct hold *h)
 {
+	__atomic_store_n(&h->since, 0, __ATOMIC_RELAXED);
 	h->len = 0;
 	h->last = 0;
 	h->wire_len = 0;
 	h->state = HOLD_OK;
 	h->nerr = 0;
-	h->owner = NULL;
+	__atomic_store_n(&h->owner, NULL, __ATOMIC_RELAXED);
 	mine_drop(h);
 	__atomic_store_n(&h->ssl, NULL, __ATOMIC_RELEASE);
 	__atomic_sub_fetch(&socktune_tls_used, 1, __ATOMIC_RELEASE);
@@ -564,7 +583,8 @@ static struct hold *claim(SSL *s)
 			struct hold *h = &slots[i];
 			lock(h);
 			__atomic_add_fetch(&socktune_tls_used, 1, __ATOMIC_RELEASE);
-			h->owner = NULL;
+			__atomic_store_n(&h->owner, NULL, __ATOMIC_RELAXED);
+			__atomic_store_n(&h->since, 0, __ATOMIC_RELAXED);
 			h->len = 0;
 			h->last = 0;
 			h->wire_len = 0;
@@ -635,6 +655,20 @@ static int ktls_send(SSL *s)
 #endif
 }
 
+/* The longest hold so far, for the figures: h is sent in full. */
+static void note_age(struct hold *h)
+{
+	uint64_t since = __atomic_load_n(&h->since, __ATOMIC_RELAXED);
+	if (!since)
+		return;
+	unsigned long us = (unsigned long)((bound_now() - since) / 1000u);
+	unsigned long was = __atomic_load_n(&socktune_stats.tls_longest_us, __ATOMIC_RELAXED);
+	while (us > was && !__atomic_compare_exchange_n(&socktune_stats.tls_longest_us, &was, us, 1,
+							__ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+	__atomic_store_n(&h->since, 0, __ATOMIC_RELAXED);
+}
+
 /* Sends what h holds (a partial write, possible only with
  * SSL_MODE_ENABLE_PARTIAL_WRITE, is completed): the last piece in a record
  * of its own, the pieces before it in one record that OpenSSL writes into
@@ -671,10 +705,13 @@ static int flush_locked(struct hold *h, int why, int keep, int *ret)
 		flushing = outer;
 		if (r > 0) {
 			count_records((size_t)r);
+			if (why == FLUSH_LATE)
+				stat_add(tls_late, (unsigned long)r);
 			if (r == (int)h->len) {
 				stat_inc(tls_flushes);
 				if (why == FLUSH_EXIT)
 					stat_inc(tls_at_exit);
+				note_age(h);
 			}
 			memmove(h->buf, h->buf + r, h->len - (size_t)r);
 			h->len -= (size_t)r;
@@ -797,11 +834,13 @@ static void lone_again(SSL *s)
  * failure (now in the error queue) or a retry OpenSSL asked for. */
 static int before_call(SSL *s, int *ret)
 {
-	lone_again(s);
 	struct hold *h = find(s);
-	if (!h)
+	if (!h) {
+		lone_again(s);
 		return 1;
+	}
 	lock(h);
+	lone_again(s);
 	if (h->ssl != s) {
 		unlock(h);
 		return 1;
@@ -846,7 +885,7 @@ static void note_result(SSL *s, int r)
 
 static size_t holdable(SSL *s, size_t num, int *fd)
 {
-	if (!can_hold || num == 0 || socktune_mode != ST_MODE_ON)
+	if (!can_hold || num == 0 || socktune_mode != ST_MODE_ON || !bound_ready())
 		return 0;
 	*fd = ssl.get_wfd(s);
 	const struct fd_state *e = fd_state_get(*fd);
@@ -938,12 +977,17 @@ static size_t batch_room(int fd, struct fd_state *e)
 
 static void flush_at_exit(void)
 {
+	bound_pause();
 	tls_flush_all(FLUSH_EXIT);
 }
 
 static void append(struct hold *h, const void *buf, size_t num)
 {
 	static int registered;
+	if (!h->len) {
+		__atomic_store_n(&h->since, bound_now(), __ATOMIC_RELAXED);
+		bound_arm();
+	}
 	h->last = h->len;
 	memcpy(h->buf + h->len, buf, num);
 	h->len += num;
@@ -962,11 +1006,13 @@ static int write_hold_fresh(SSL *s, const void *buf, size_t num, size_t limit, i
 static int write_hold(SSL *s, const void *buf, size_t num, int *ret)
 {
 	int fd = -1;
-	size_t limit = holdable(s, num, &fd);
 	struct hold *h = find(s);
 
 	if (h) {
+		/* Locked before s is asked anything: the bound's thread may be
+		 * sending on s (tls_send_late). */
 		lock(h);
+		size_t limit = holdable(s, num, &fd);
 		if (h->ssl != s) {
 			unlock(h);
 			return write_hold_fresh(s, buf, num, limit, fd);
@@ -1005,6 +1051,7 @@ static int write_hold(SSL *s, const void *buf, size_t num, int *ret)
 		unlock(h);
 		return 0;
 	}
+	size_t limit = holdable(s, num, &fd);
 	return write_hold_fresh(s, buf, num, limit, fd);
 }
 
@@ -1312,7 +1359,7 @@ void tls_flush_thread(int why)
 		struct hold *h = mine[i];
 		int ret;
 		lock(h);
-		if (h->owner != &me || !h->ssl)
+		if (h->owner != &self || !h->ssl)
 			mine_drop(h);
 		else if (SENDABLE(h) && !is_inside(h->ssl) && flush_locked(h, why, 1, &ret) == 1)
 			release(h);
@@ -1323,10 +1370,27 @@ void tls_flush_thread(int why)
 	errno = saved;
 }
 
+/* fd is closing and the flush of h (locked) met a full socket: it waits
+ * for room, at most hold_max, and then gives the bytes up rather than keep
+ * them for a descriptor number that the next socket may take. */
+static void close_full(struct hold *h, int fd)
+{
+	int ret;
+	struct pollfd p = {.fd = fd, .events = POLLOUT};
+	if (real.poll(&p, 1, socktune_cfg.hold_max) == 1 && (p.revents & POLLOUT) &&
+	    flush_locked(h, FLUSH_CLOSE, 1, &ret) != 0)
+		return;
+	stat_inc(tls_failures);
+	log_info("fd %d closed with %zu TLS bytes held that its full socket would not take: "
+		 "they are dropped", fd, h->len);
+	release(h);
+}
+
 /* Flushes every slot that matches, but those this thread is inside a call
  * on.  A slot another thread has locked is that thread's to send, unless
  * `wait`: then this thread waits for it (fork, where what is not sent now
- * would be sent out of order). */
+ * would be sent out of order; close, where what is not sent now would be
+ * sent later to whatever socket takes the number). */
 static void flush_matching(int fd, int why, int wait)
 {
 	if (!slots || !__atomic_load_n(&socktune_tls_used, __ATOMIC_ACQUIRE) || in_flush)
@@ -1341,15 +1405,19 @@ static void flush_matching(int fd, int why, int wait)
 			continue;
 		/* A slot this very thread has locked: a signal handler came in
 		 * while socktune had it; waiting would never end. */
-		if (__atomic_load_n(&h->busy, __ATOMIC_ACQUIRE) == &me)
+		if (__atomic_load_n(&h->busy, __ATOMIC_ACQUIRE) == &self)
 			continue;
 		if (wait)
 			lock(h);
 		else if (!trylock(h))
 			continue;
-		if (h->ssl == s && SENDABLE(h) && (fd < 0 || h->fd == fd) &&
-		    flush_locked(h, why, 1, &ret) == 1)
-			release(h);
+		if (h->ssl == s && SENDABLE(h) && (fd < 0 || h->fd == fd)) {
+			int f = flush_locked(h, why, 1, &ret);
+			if (f == 1)
+				release(h);
+			else if (f == 0 && why == FLUSH_CLOSE)
+				close_full(h, fd);
+		}
 		unlock(h);
 	}
 	in_flush--;
@@ -1359,7 +1427,71 @@ static void flush_matching(int fd, int why, int wait)
 
 void tls_flush_fd(int fd)
 {
-	flush_matching(fd, FLUSH_CLOSE, 0);
+	flush_matching(fd, FLUSH_CLOSE, 1);
+}
+
+/* The bound.  The bound's thread sends a hold that is hold_max old when it
+ * can do so as safely as the holding thread itself:
+ *  - with the slot locked: every hooked call on that SSL locks it before it
+ *    touches the SSL, so none is in progress and none starts;
+ *  - only when the holding thread is inside no hooked call on that SSL (a
+ *    callback within one, say, that wrote and is still running);
+ *  - never with a failure to report: it is kept, as at a wait point, for
+ *    the next call on that SSL.
+ * What it cannot rule out is a program thread in an OpenSSL call that no
+ * hook sees, on the same SSL, at the same moment.  Those calls read (the
+ * SSL_get_* and SSL_pending family); none reads what a write changes but
+ * SSL_get_error, and that one after a call that failed, while a hold exists
+ * only after calls that succeeded.  socktune(7) says so. */
+uint64_t tls_send_late(uint64_t now)
+{
+	if (!slots || !__atomic_load_n(&socktune_tls_used, __ATOMIC_ACQUIRE))
+		return 0;
+	uint64_t max = bound_max(), next = 0;
+	int saved = errno;
+	for (int i = 0; i < SLOTS; i++) {
+		struct hold *h = &slots[i];
+		SSL *s = __atomic_load_n(&h->ssl, __ATOMIC_ACQUIRE);
+		uint64_t since = __atomic_load_n(&h->since, __ATOMIC_RELAXED);
+		if (!s || !since)
+			continue;
+		uint64_t due = since + max;
+		if (due <= now && trylock(h)) {
+			int ret, f = 2;
+			if (h->ssl == s && h->since == since && SENDABLE(h) &&
+			    !(h->owner && inside_of(h->owner, s)))
+				f = flush_locked(h, FLUSH_LATE, 1, &ret);
+			if (f == 1)
+				release(h);
+			else if (f == -1) /* kept for the next call on s */
+				__atomic_store_n(&h->since, 0, __ATOMIC_RELAXED);
+			unlock(h);
+			if (f == 1 || f == -1)
+				continue;
+			/* Full, busy or in use: look again soon. */
+			due = now + max / 4;
+		} else if (due <= now) {
+			due = now + max / 4;
+		}
+		next = !next || due < next ? due : next;
+	}
+	errno = saved;
+	return next;
+}
+
+void tls_thread_ends(void)
+{
+	if (!slots || !__atomic_load_n(&socktune_tls_used, __ATOMIC_ACQUIRE))
+		return;
+	for (int i = 0; i < SLOTS; i++) {
+		struct hold *h = &slots[i];
+		if (__atomic_load_n(&h->owner, __ATOMIC_RELAXED) != &self)
+			continue;
+		lock(h);
+		if (h->owner == &self)
+			__atomic_store_n(&h->owner, NULL, __ATOMIC_RELAXED);
+		unlock(h);
+	}
 }
 
 void tls_flush_all(int why)

@@ -79,16 +79,17 @@ int stats_format(char *buf, unsigned long len)
 		"\"total_retrans\":%lu},"
 		"\"merge\":{\"calls\":%lu,\"iov_in\":%lu,\"iov_out\":%lu,\"bytes\":%lu},"
 		"\"tls\":{\"records\":%lu,\"held\":%lu,\"flushes\":%lu,\"bytes\":%lu,\"at_exit\":%lu,"
-		"\"failures\":%lu},"
-		"\"cork\":{\"corked\":%lu,\"held\":%lu,\"pushes\":%lu,\"yielded\":%lu}}\n",
+		"\"failures\":%lu,\"late\":%lu,\"longest_us\":%lu},"
+		"\"cork\":{\"corked\":%lu,\"held\":%lu,\"pushes\":%lu,\"yielded\":%lu,"
+		"\"late\":%lu}}\n",
 		SOCKTUNE_VERSION, prog, (long)socktune_pid, mode_name(socktune_cfg.mode), s->seen,
 		s->tuned, s->fam_unix, s->fam_inet, s->fam_inet6, s->client, s->server,
 		s->tuned_sndbuf, s->tuned_rcvbuf, s->tuned_nodelay, s->kept_sndbuf, s->kept_rcvbuf,
 		s->kept_nodelay, s->failures, s->clamps, s->tcp_connections, s->tcp_segs_out,
 		s->tcp_bytes_sent, s->tcp_total_retrans, s->merge_calls, s->merge_iov_in,
 		s->merge_iov_out, s->merge_bytes, s->tls_records, s->tls_held, s->tls_flushes, s->tls_bytes,
-		s->tls_at_exit, s->tls_failures, s->cork_corked, s->cork_held, s->cork_pushes,
-		s->cork_yielded);
+		s->tls_at_exit, s->tls_failures, s->tls_late, s->tls_longest_us, s->cork_corked,
+		s->cork_held, s->cork_pushes, s->cork_yielded, s->cork_late);
 	return n < 0 ? 0 : (size_t)n >= len ? (int)len - 1 : n;
 }
 

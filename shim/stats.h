@@ -15,7 +15,8 @@ struct st_stats {
 	unsigned long tcp_connections, tcp_segs_out, tcp_bytes_sent, tcp_total_retrans;
 	unsigned long merge_calls, merge_iov_in, merge_iov_out, merge_bytes;
 	unsigned long tls_held, tls_flushes, tls_records, tls_bytes, tls_at_exit, tls_failures;
-	unsigned long cork_corked, cork_held, cork_pushes, cork_yielded;
+	unsigned long tls_late, tls_longest_us; /* bytes the bound sent; the longest hold */
+	unsigned long cork_corked, cork_held, cork_pushes, cork_yielded, cork_late;
 };
 
 extern struct st_stats socktune_stats;

@@ -6,7 +6,7 @@
 #include "hook.h"
 
 /* Why a flush happens, for the figures. */
-enum { FLUSH_CALL, FLUSH_WRITE, FLUSH_WAIT, FLUSH_CLOSE, FLUSH_FORK, FLUSH_EXEC, FLUSH_EXIT };
+enum { FLUSH_CALL, FLUSH_WRITE, FLUSH_WAIT, FLUSH_CLOSE, FLUSH_FORK, FLUSH_EXEC, FLUSH_EXIT, FLUSH_LATE };
 
 /* Non-zero when this thread holds TLS bytes and is not inside an SSL
  * call: the one thing a wait point tests before calling through. */
@@ -31,6 +31,9 @@ extern int socktune_tls_used;
 
 /* Sends everything held in the process (exit, _exit, exec). */
 void tls_flush_all(int why);
+
+/* A thread that held ends: no hold names it as its owner any more. */
+void tls_thread_ends(void);
 
 /* fork: the child drops the parent's held bytes (the parent sends them). */
 void tls_fork_prepare(void);

@@ -6,6 +6,7 @@
  *
  * The _FORTIFY_SOURCE variants (__read_chk and friends) are wait points too:
  * a fortified program calls them instead of read(). */
+#include "bound.h"
 #include "cork.h"
 #include "state.h"
 #include "tls.h"
@@ -38,6 +39,7 @@ static void thread_ends(void *unused)
 {
 	(void)unused;
 	tls_flush_thread(FLUSH_EXIT);
+	tls_thread_ends();
 	cork_push_thread();
 }
 
@@ -304,30 +306,43 @@ INTERPOSE(shutdown);
  * the parent's bytes from under it: the parent sends them. */
 static void leaving(int why)
 {
-	if (unlikely(socktune_tls_used) && getpid() == socktune_pid)
+	if (getpid() != socktune_pid) {
+		cork_push_thread();
+		return;
+	}
+	bound_pause();
+	if (unlikely(socktune_tls_used))
 		tls_flush_all(why);
 	/* A socket that survives exec keeps what MSG_MORE held. */
 	cork_push_thread();
 }
 
+/* An exec that failed: the process goes on, and holds again. */
+static int back(int r)
+{
+	if (getpid() == socktune_pid)
+		bound_resume();
+	return r;
+}
+
 SOCKTUNE_HOOK int HOOK(execve)(const char *path, char *const argv[], char *const envp[])
 {
 	leaving(FLUSH_EXEC);
-	return REAL(execve)(path, argv, envp);
+	return back(REAL(execve)(path, argv, envp));
 }
 INTERPOSE(execve);
 
 SOCKTUNE_HOOK int HOOK(execv)(const char *path, char *const argv[])
 {
 	leaving(FLUSH_EXEC);
-	return REAL(execv)(path, argv);
+	return back(REAL(execv)(path, argv));
 }
 INTERPOSE(execv);
 
 SOCKTUNE_HOOK int HOOK(execvp)(const char *file, char *const argv[])
 {
 	leaving(FLUSH_EXEC);
-	return REAL(execvp)(file, argv);
+	return back(REAL(execvp)(file, argv));
 }
 INTERPOSE(execvp);
 
@@ -335,7 +350,7 @@ INTERPOSE(execvp);
 SOCKTUNE_HOOK int HOOK(execvpe)(const char *file, char *const argv[], char *const envp[])
 {
 	leaving(FLUSH_EXEC);
-	return REAL(execvpe)(file, argv, envp);
+	return back(REAL(execvpe)(file, argv, envp));
 }
 INTERPOSE(execvpe);
 #endif
@@ -344,7 +359,7 @@ INTERPOSE(execvpe);
 SOCKTUNE_HOOK int HOOK(fexecve)(int fd, char *const argv[], char *const envp[])
 {
 	leaving(FLUSH_EXEC);
-	return REAL(fexecve)(fd, argv, envp);
+	return back(REAL(fexecve)(fd, argv, envp));
 }
 INTERPOSE(fexecve);
 #endif

@@ -208,8 +208,9 @@ int cli_check(int argc, char **argv)
 	conf_load(&cfg, SOCKTUNE_SYSCONFDIR, 0, getenv, cli_diag, NULL, "socktune", "socktune");
 
 	printf("socktune %s on %s\n", SOCKTUNE_VERSION, platform_name());
-	printf("mode: %s   log: %s   stats: %s   tls_split: %s\n", mode_name(cfg.mode),
-	       log_name(cfg.log), cfg.stats[0] ? cfg.stats : "(none)", cfg.tls_split ? "on" : "off");
+	printf("mode: %s   log: %s   stats: %s   tls_split: %s   hold_max: %d ms\n",
+	       mode_name(cfg.mode), log_name(cfg.log), cfg.stats[0] ? cfg.stats : "(none)",
+	       cfg.tls_split ? "on" : "off", cfg.hold_max);
 	printf("files read, in order:");
 	for (int i = 0; i < cfg.nsources; i++)
 		printf("\n  %s", cfg.sources[i]);

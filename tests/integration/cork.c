@@ -12,8 +12,9 @@
  *                TCP_NODELAY, each burst followed by a nanosleep) sends at most half
  *                the segments (TCP_INFO tcpi_segs_out on the sender) with auto as
  *                without, every write held and one push per burst;
- *                a writer that never waits still delivers within the kernel's bound
- *                (< 400 ms after its last write);
+ *                a writer that never waits still delivers within hold_max (20 ms:
+ *                < 100 ms after its last write, where the kernel's own timer takes
+ *                ~200 ms), pushed by the bound's thread;
  *                a program that corks itself (TCP_CORK, or MSG_MORE) is left alone
  *                (strace: no TCP_CORK and no MSG_MORE but its own; cork.yielded 1);
  *                cork=on: TCP_CORK reads 1 right after connect and after accept, one
@@ -54,7 +55,8 @@
 
 #define MS 1000000LL
 #define RR_BOUND_US 150000L /* a round trip this long is a cork stall */
-#define NEVER_WAIT_BOUND_MS 400
+/* hold_max's default is 20 ms; the kernel's own cork timer, ~200 ms, fails this. */
+#define NEVER_WAIT_BOUND_MS 100
 
 /* One run: the program under test and its peer. */
 struct cork_run {
@@ -235,7 +237,7 @@ Test(cork, segments_halved_or_better_with_auto_bytes_exact)
 	free(flat);
 }
 
-Test(cork, never_waiting_writer_delivers_within_kernel_bound)
+Test(cork, never_waiting_writer_delivers_within_hold_max)
 {
 	struct cork_run x = { 0 };
 	burst_run(&x,
@@ -253,9 +255,10 @@ Test(cork, never_waiting_writer_delivers_within_kernel_bound)
 	free(d);
 	char *flat = stats_of(&x);
 	assert_stat(flat, &x, "cork.held", 3);
-	/* Nothing before the exit; there, at most the one push. */
+	/* The bound's push, and at most one more at exit. */
+	assert_stat(flat, &x, "cork.late", 1);
 	d = dump(&x);
-	cr_assert_leq(it_stat(flat, "cork.pushes"), 1, "%s\n%s", flat, d);
+	cr_assert_leq(it_stat(flat, "cork.pushes"), 2, "%s\n%s", flat, d);
 	free(d);
 	free(flat);
 }

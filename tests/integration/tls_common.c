@@ -174,11 +174,12 @@ const char *const *tls_writer_env(struct pair *p, const char *merge, const char 
 	static unsigned seq;
 	p->stats_dir = it_path(tls_xfmt("stats%u", seq++));
 	cr_assert_eq(mkdir(p->stats_dir, 0700), 0);
-	const char **env = calloc(4, sizeof *env);
+	const char **env = calloc(5, sizeof *env);
 	cr_assert_not_null(env);
 	env[0] = tls_xfmt("SOCKTUNE_TLS_MERGE=%s", merge);
 	env[1] = tls_xfmt("SOCKTUNE_STATS=%s/st.%%p.json", p->stats_dir);
 	env[2] = mode ? tls_xfmt("SOCKTUNE=%s", mode) : "UNUSED_=1";
+	env[3] = "UNUSED2_=1"; /* a slot for the caller */
 	return env;
 }
 

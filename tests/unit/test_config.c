@@ -430,3 +430,30 @@ Test(config, a_file_over_one_mib_is_refused_whole)
 	cr_assert_eq(nmsgs, 1, "%s", msgs);
 	cr_assert(strstr(msgs, "big.conf:0: -: larger than 1048576 bytes"), "%s", msgs);
 }
+
+Test(config, hold_max_is_20ms_by_default_and_bounded_by_the_kernels_200ms)
+{
+	load();
+	cr_assert_eq(cfg.hold_max, 20);
+
+	const char *extra = write_file("hold.conf", "hold_max = 50;\n");
+	put_env("SOCKTUNE_CONFIG", extra);
+	load();
+	cr_assert_eq(nmsgs, 0, "%s", msgs);
+	cr_assert_eq(cfg.hold_max, 50, "the file sets it");
+
+	put_env("SOCKTUNE_HOLD_MAX", "200ms");
+	load();
+	cr_assert_eq(cfg.hold_max, 200, "the environment wins over the file, with \"ms\"");
+
+	const char *bad[] = {"0", "201", "-5", "10s", "ms", "", "5 ms"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		nenv = 0;
+		put_env("SOCKTUNE_HOLD_MAX", bad[i]);
+		load();
+		cr_assert_eq(cfg.hold_max, 20, "\"%s\" leaves the default", bad[i]);
+		cr_assert(strstr(msgs, "SOCKTUNE_HOLD_MAX: \"") &&
+				  strstr(msgs, "accepted: a time from 1 to 200 milliseconds"),
+			  "%s: %s", bad[i], msgs);
+	}
+}

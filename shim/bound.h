@@ -1,0 +1,58 @@
+/* The hold bound: no held TLS byte and no corked tail is older than
+ * hold_max, whatever the holding thread does.  Wait points send holds
+ * long before that; the bound is for a thread that blocks where no hook
+ * sees it (a futex, a system call socktune does not hook) or computes for
+ * long.  bound.c owns the thread that enforces it; ssl.c and cork.c say
+ * what is held and since when, and send what is late. */
+#ifndef SOCKTUNE_BOUND_H
+#define SOCKTUNE_BOUND_H
+
+#include "hook.h"
+
+#include <stdint.h>
+
+/* 1 once the bound's thread runs, -1 when it cannot (then nothing is held
+ * in this process), 2 while it starts, 0 before the first hold. */
+extern int socktune_bound_state;
+/* The process is leaving (bound_pause): nothing more is held. */
+extern int socktune_bound_paused;
+
+/* Whether a hold may begin: the bound's thread runs, or has just been
+ * started, and the process is not leaving. */
+int bound_start(void);
+static inline int bound_ready(void)
+{
+	int s = __atomic_load_n(&socktune_bound_state, __ATOMIC_RELAXED);
+	if (likely(s == 1))
+		return !__atomic_load_n(&socktune_bound_paused, __ATOMIC_RELAXED);
+	return s == 0 ? bound_start() : 0;
+}
+
+/* The monotonic clock, in nanoseconds; never 0. */
+uint64_t bound_now(void);
+
+/* A hold began (its time is stored): wakes the bound's thread if it sleeps
+ * with nothing to watch.  No system call otherwise. */
+void bound_arm(void);
+
+/* hold_max, in nanoseconds. */
+uint64_t bound_max(void);
+
+/* Leaving (exit, _exit, exec): the bound's thread finishes the send it is
+ * in and starts no other, so the leaving thread sends the rest in order,
+ * and nothing more is held (an atexit handler that runs after socktune's
+ * own would hold bytes that nobody sends).  bound_resume after an exec
+ * that failed. */
+void bound_pause(void);
+void bound_resume(void);
+
+/* fork: the child has no bound thread; it starts one if it holds. */
+void bound_fork_child(void);
+
+/* What the bound's thread calls, in ssl.c and cork.c: each sends what it
+ * holds that is older than hold_max at `now`, and returns when its next
+ * hold falls due (0: it holds nothing). */
+uint64_t tls_send_late(uint64_t now);
+uint64_t cork_push_late(uint64_t now);
+
+#endif
