@@ -293,13 +293,13 @@ check-musl: $(B)/test-integration $(MUSL_LIBCONFIG)/lib/libconfig.a
 # ids); then the integration tests that use none of those calls.
 PORT_B    := $(B)/portable
 PORT_OFF  := accept4 dup3 fcntl64 close_range closefrom ppoll epoll epoll_pwait2 \
-	clock_nanosleep sem_timedwait execvpe fexecve __read_chk __recv_chk __recvfrom_chk \
-	__poll_chk __ppoll_chk getauxval secure_getenv
+	clock_nanosleep sem_timedwait pthread_cond_clockwait sem_clockwait sigwaitinfo execvpe fexecve __read_chk __recv_chk __recvfrom_chk \
+	__poll_chk __ppoll_chk __getdelim getauxval secure_getenv
 # Out: the tests whose programs call accept4 (the probe's --accept4, the
 # thread stress, Python's servers), epoll, ppoll (QEMU's main loop, in the
 # real Spice session), sem_timedwait, clock_nanosleep, close_range or
 # closefrom, and the full export list.
-PORT_TESTS := !(exports/every_hook_is_exported|threads/*|spice/*|cork_rr/@(control_on_stalls_@(epoll|poll|thread)_*|epoll_*|poll_*|thread_*)|cork/@(on_corks_right_after_accept|own_tcp_cork_on_the_listener_left_alone)|cork_wait/@(epoll|ppoll|sem)|fork/child_tcp_sockets_follow_env_overrides|stats/tcp_counted_when_closed_by_@(close_range|closefrom)|tls_rr/wait_in_@(epoll_pwait|epoll_wait|ppoll)|tls_wait/@(clock_nanosleep|epoll_pwait|epoll_pwait2|epoll_wait|ppoll|sem_timedwait)|values/@(accept4_flags_survive_the_hook|env_sndbuf_tunes_accept4_socket|unix_stream_accept4_is_tuned))
+PORT_TESTS := !(exports/every_hook_is_exported|threads/*|spice/*|cork_rr/@(control_on_stalls_@(epoll|poll|thread)_*|epoll_*|poll_*|thread_*)|cork/@(on_corks_right_after_accept|own_tcp_cork_on_the_listener_left_alone)|cork_wait/@(epoll|ppoll|sem)|fork/child_tcp_sockets_follow_env_overrides|stats/tcp_counted_when_closed_by_@(close_range|closefrom)|tls_rr/wait_in_@(epoll_pwait|epoll_wait|ppoll)|tls_wait/@(clock_nanosleep|epoll_pwait|epoll_pwait2|epoll_wait|ppoll|sem_timedwait|cond_clockwait|sem_clockwait|sigwaitinfo|sigtimedwait|getline)|values/@(accept4_flags_survive_the_hook|env_sndbuf_tunes_accept4_socket|unix_stream_accept4_is_tuned))
 check-portable: $(B)/test-integration $(TARGETS)
 	$(MAKE) B=$(PORT_B) FEATURES_OFF="$(PORT_OFF)" $(PORT_B)/$(LIBNAME) $(PORT_B)/socktune
 	SOCKTUNE_TESTLIB=$(abspath $(PORT_B)/$(LIBNAME)) SOCKTUNE_BIN=$(abspath $(PORT_B)/socktune) \

@@ -31,11 +31,6 @@ int socktune_bound_state;
 int socktune_bound_paused;
 #define paused socktune_bound_paused
 
-/* The bound's thread has nothing to watch and sleeps on this word. */
-static int idle;
-/* The thread is in a send (ssl.c, cork.c). */
-static int sending;
-
 uint64_t bound_now(void)
 {
 	struct timespec t;
@@ -49,6 +44,11 @@ uint64_t bound_max(void)
 }
 
 #if defined(__linux__)
+/* The bound's thread has nothing to watch and sleeps on this word. */
+static int idle;
+/* The thread is in a send (ssl.c, cork.c). */
+static int sending;
+
 static void futex_wait(int *word, int value)
 {
 	syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, value, NULL, NULL, 0);

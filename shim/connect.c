@@ -11,6 +11,7 @@
 #include "sockopt.h"
 #include "state.h"
 #include "stats.h"
+#include "wait.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -135,6 +136,8 @@ SOCKTUNE_HOOK int HOOK(connect)(int fd, const struct sockaddr *addr, socklen_t l
 {
 	if (!st_mode())
 		return real.connect(fd, addr, len);
+	/* A blocking connect waits for the handshake. */
+	WAIT();
 
 	int saved = errno;
 	client_policy(fd, addr, len);
@@ -228,6 +231,7 @@ SOCKTUNE_HOOK int HOOK(accept)(int lfd, struct sockaddr *addr, socklen_t *lenp)
 {
 	if (!st_mode())
 		return real.accept(lfd, addr, lenp);
+	WAIT();
 	return accepted(lfd, real.accept(lfd, addr, lenp));
 }
 INTERPOSE(accept);
@@ -237,6 +241,7 @@ SOCKTUNE_HOOK int HOOK(accept4)(int lfd, struct sockaddr *addr, socklen_t *lenp,
 {
 	if (!st_mode())
 		return real.accept4(lfd, addr, lenp, flags);
+	WAIT();
 	return accepted(lfd, real.accept4(lfd, addr, lenp, flags));
 }
 INTERPOSE(accept4);

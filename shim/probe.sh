@@ -54,6 +54,10 @@ probe() {
 	probe epoll_pwait2 "sys/epoll.h" "epoll_pwait2(0, 0, 1, 0, 0)"
 	probe clock_nanosleep "time.h" "clock_nanosleep(CLOCK_MONOTONIC, 0, 0, 0)"
 	probe sem_timedwait "semaphore.h" "sem_timedwait(0, 0)"
+	probe pthread_cond_clockwait "pthread.h time.h" "pthread_cond_clockwait(0, 0, CLOCK_MONOTONIC, 0)"
+	probe sem_clockwait "semaphore.h time.h" "sem_clockwait(0, CLOCK_MONOTONIC, 0)"
+	# sigwaitinfo and sigtimedwait come together (macOS has neither).
+	probe sigwaitinfo "signal.h time.h" "sigwaitinfo(0, 0); sigtimedwait(0, 0, 0)"
 	probe execvpe "unistd.h" "execvpe(\"\", 0, 0)"
 	probe fexecve "unistd.h" "fexecve(0, 0, 0)"
 	# Who the program is, and whether it is setuid.
@@ -72,6 +76,9 @@ probe() {
 		"extern ssize_t __recvfrom_chk(int, void *, size_t, size_t, int, struct sockaddr *, socklen_t *); __recvfrom_chk(0, 0, 0, 0, 0, 0, 0)"
 	probe __poll_chk "stddef.h poll.h" \
 		"extern int __poll_chk(struct pollfd *, nfds_t, int, size_t); __poll_chk(0, 0, 0, 0)"
+	# glibc's inline getline() calls it.
+	probe __getdelim "stdio.h sys/types.h" \
+		"extern ssize_t __getdelim(char **, size_t *, int, FILE *); __getdelim(0, 0, 0, 0)"
 	probe __ppoll_chk "stddef.h poll.h signal.h" \
 		"extern int __ppoll_chk(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *, size_t); __ppoll_chk(0, 0, 0, 0, 0)"
 	echo "#endif"

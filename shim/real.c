@@ -130,6 +130,34 @@ static void bind_all(void)
 #if ST_HAVE_SEM_TIMEDWAIT
 	BIND(sem_timedwait);
 #endif
+#if ST_HAVE_PTHREAD_COND_CLOCKWAIT
+	BIND(pthread_cond_clockwait);
+#endif
+#if ST_HAVE_SEM_CLOCKWAIT
+	BIND(sem_clockwait);
+#endif
+	BIND(waitpid);
+	BIND(wait);
+	BIND(waitid);
+	BIND(pthread_join);
+	BIND(pthread_mutex_lock);
+	BIND(sigwait);
+#if ST_HAVE_SIGWAITINFO
+	BIND(sigwaitinfo);
+	BIND(sigtimedwait);
+#endif
+	BIND(sigsuspend);
+	BIND(pause);
+	BIND(fgets);
+	BIND(fgetc);
+	BIND(getc);
+	BIND(getchar);
+	BIND(fread);
+	BIND(getline);
+	BIND(getdelim);
+#if ST_HAVE___GETDELIM
+	BIND_AS(getdelim_, __getdelim);
+#endif
 	BIND(execve);
 	BIND(execv);
 	BIND(execvp);

@@ -10,6 +10,9 @@
 #include <poll.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/wait.h>
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -69,6 +72,28 @@ struct socktune_real {
 	int (*pthread_cond_timedwait)(pthread_cond_t *, pthread_mutex_t *, const struct timespec *);
 	int (*sem_wait)(sem_t *);
 	int (*sem_timedwait)(sem_t *, const struct timespec *);
+	int (*pthread_cond_clockwait)(pthread_cond_t *, pthread_mutex_t *, clockid_t,
+				      const struct timespec *);
+	int (*sem_clockwait)(sem_t *, clockid_t, const struct timespec *);
+	/* The wider wait points: children, threads, locks, signals, stdio. */
+	pid_t (*waitpid)(pid_t, int *, int);
+	pid_t (*wait)(int *);
+	int (*waitid)(idtype_t, id_t, siginfo_t *, int);
+	int (*pthread_join)(pthread_t, void **);
+	int (*pthread_mutex_lock)(pthread_mutex_t *);
+	int (*sigwait)(const sigset_t *, int *);
+	int (*sigwaitinfo)(const sigset_t *, siginfo_t *);
+	int (*sigtimedwait)(const sigset_t *, siginfo_t *, const struct timespec *);
+	int (*sigsuspend)(const sigset_t *);
+	int (*pause)(void);
+	char *(*fgets)(char *, int, FILE *);
+	int (*fgetc)(FILE *);
+	int (*getc)(FILE *);
+	int (*getchar)(void);
+	size_t (*fread)(void *, size_t, size_t, FILE *);
+	ssize_t (*getline)(char **, size_t *, FILE *);
+	ssize_t (*getdelim)(char **, size_t *, int, FILE *);
+	ssize_t (*getdelim_)(char **, size_t *, int, FILE *);
 	/* Leaving: exec and _exit. */
 	int (*execve)(const char *, char *const[], char *const[]);
 	int (*execv)(const char *, char *const[]);

@@ -1,30 +1,23 @@
 /* The wait points: calls where the thread may block, and the calls that
  * leave (exec, _exit).  Before a thread waits, what it holds goes out, so a
- * held byte is never older than the thread's last stretch of work: that is
- * socktune's bound.  A thread that holds nothing pays one thread-local test;
- * so does every thread while socktune is off, since nothing is ever held.
+ * held byte is not older than the thread's last stretch of work, wherever a
+ * hook sees the thread wait; the hold bound (bound.c) covers the rest.  A
+ * thread that holds nothing pays one thread-local test; so does every
+ * thread while socktune is off, since nothing is ever held.
  *
  * The _FORTIFY_SOURCE variants (__read_chk and friends) are wait points too:
  * a fortified program calls them instead of read(). */
+#include "wait.h"
+
 #include "bound.h"
-#include "cork.h"
 #include "state.h"
-#include "tls.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <unistd.h>
 
-/* TLS first: its flush writes records, which corking holds; then the
- * push sends them too. */
-#define WAIT()                                                                                     \
-	do {                                                                                       \
-		if (unlikely(socktune_tls_pending | socktune_cork_pending))                         \
-			wait_flush();                                                              \
-	} while (0)
-
-static void wait_flush(void)
+void wait_flush(void)
 {
 	if (socktune_tls_pending)
 		tls_flush_thread(FLUSH_WAIT);
@@ -278,6 +271,177 @@ SOCKTUNE_HOOK int HOOK(sem_timedwait)(sem_t *s, const struct timespec *t)
 	return REAL(sem_timedwait)(s, t);
 }
 INTERPOSE(sem_timedwait);
+#endif
+
+#if ST_HAVE_SEM_CLOCKWAIT
+SOCKTUNE_HOOK int HOOK(sem_clockwait)(sem_t *s, clockid_t c, const struct timespec *t)
+{
+	if (sem_taken_now(s))
+		return 0;
+	WAIT();
+	return REAL(sem_clockwait)(s, c, t);
+}
+INTERPOSE(sem_clockwait);
+#endif
+
+#if ST_HAVE_PTHREAD_COND_CLOCKWAIT
+SOCKTUNE_HOOK int HOOK(pthread_cond_clockwait)(pthread_cond_t *c, pthread_mutex_t *m, clockid_t k,
+					  const struct timespec *t)
+{
+	WAIT();
+	return REAL(pthread_cond_clockwait)(c, m, k, t);
+}
+INTERPOSE(pthread_cond_clockwait);
+#endif
+
+/* The wider wait points (issue 13): a thread that blocks anywhere a hook can
+ * see sends what it holds first.  The hold bound covers the rest. */
+
+/* A mutex that can be taken at once is no wait, as a semaphore: a thread
+ * that takes a lock between its writes keeps merging them. */
+SOCKTUNE_HOOK int HOOK(pthread_mutex_lock)(pthread_mutex_t *m)
+{
+	if (unlikely(socktune_tls_pending | socktune_cork_pending)) {
+		/* Whatever trylock says but EBUSY is what lock would say
+		 * (EDEADLK excepted: an error-checking mutex this thread
+		 * owns; lock says that too, after the flush). */
+		int r = pthread_mutex_trylock(m);
+		if (r != EBUSY && r != EDEADLK)
+			return r;
+		wait_flush();
+	}
+	return REAL(pthread_mutex_lock)(m);
+}
+INTERPOSE(pthread_mutex_lock);
+
+SOCKTUNE_HOOK int HOOK(pthread_join)(pthread_t t, void **ret)
+{
+	WAIT();
+	return REAL(pthread_join)(t, ret);
+}
+INTERPOSE(pthread_join);
+
+/* WNOHANG never waits. */
+SOCKTUNE_HOOK pid_t HOOK(waitpid)(pid_t pid, int *status, int options)
+{
+	if (!(options & WNOHANG))
+		WAIT();
+	return REAL(waitpid)(pid, status, options);
+}
+INTERPOSE(waitpid);
+
+SOCKTUNE_HOOK pid_t HOOK(wait)(int *status)
+{
+	WAIT();
+	return REAL(wait)(status);
+}
+INTERPOSE(wait);
+
+SOCKTUNE_HOOK int HOOK(waitid)(idtype_t type, id_t id, siginfo_t *info, int options)
+{
+	if (!(options & WNOHANG))
+		WAIT();
+	return REAL(waitid)(type, id, info, options);
+}
+INTERPOSE(waitid);
+
+SOCKTUNE_HOOK int HOOK(sigwait)(const sigset_t *set, int *sig)
+{
+	WAIT();
+	return REAL(sigwait)(set, sig);
+}
+INTERPOSE(sigwait);
+
+#if ST_HAVE_SIGWAITINFO
+SOCKTUNE_HOOK int HOOK(sigwaitinfo)(const sigset_t *set, siginfo_t *info)
+{
+	WAIT();
+	return REAL(sigwaitinfo)(set, info);
+}
+INTERPOSE(sigwaitinfo);
+
+SOCKTUNE_HOOK int HOOK(sigtimedwait)(const sigset_t *set, siginfo_t *info, const struct timespec *t)
+{
+	WAIT();
+	return REAL(sigtimedwait)(set, info, t);
+}
+INTERPOSE(sigtimedwait);
+#endif
+
+SOCKTUNE_HOOK int HOOK(sigsuspend)(const sigset_t *mask)
+{
+	WAIT();
+	return REAL(sigsuspend)(mask);
+}
+INTERPOSE(sigsuspend);
+
+SOCKTUNE_HOOK int HOOK(pause)(void)
+{
+	WAIT();
+	return REAL(pause)();
+}
+INTERPOSE(pause);
+
+/* stdio reads: libc's own read() under them passes no hook.  A read that
+ * the buffer serves does not wait, but telling it apart would mean looking
+ * into the FILE; one flush costs a thread that holds one send. */
+SOCKTUNE_HOOK char *HOOK(fgets)(char *buf, int n, FILE *f)
+{
+	WAIT();
+	return REAL(fgets)(buf, n, f);
+}
+INTERPOSE(fgets);
+
+SOCKTUNE_HOOK int HOOK(fgetc)(FILE *f)
+{
+	WAIT();
+	return REAL(fgetc)(f);
+}
+INTERPOSE(fgetc);
+
+SOCKTUNE_HOOK int HOOK(getc)(FILE *f)
+{
+	WAIT();
+	return REAL(getc)(f);
+}
+INTERPOSE(getc);
+
+SOCKTUNE_HOOK int HOOK(getchar)(void)
+{
+	WAIT();
+	return REAL(getchar)();
+}
+INTERPOSE(getchar);
+
+SOCKTUNE_HOOK size_t HOOK(fread)(void *buf, size_t size, size_t n, FILE *f)
+{
+	WAIT();
+	return REAL(fread)(buf, size, n, f);
+}
+INTERPOSE(fread);
+
+SOCKTUNE_HOOK ssize_t HOOK(getline)(char **line, size_t *len, FILE *f)
+{
+	WAIT();
+	return REAL(getline)(line, len, f);
+}
+INTERPOSE(getline);
+
+SOCKTUNE_HOOK ssize_t HOOK(getdelim)(char **line, size_t *len, int delim, FILE *f)
+{
+	WAIT();
+	return REAL(getdelim)(line, len, delim, f);
+}
+INTERPOSE(getdelim);
+
+#if ST_HAVE___GETDELIM
+/* What glibc's getline() calls when the compiler inlines it. */
+SOCKTUNE_HOOK ssize_t HOOK(__getdelim)(char **line, size_t *len, int delim, FILE *f)
+{
+	WAIT();
+	return REAL(getdelim_)(line, len, delim, f);
+}
+INTERPOSE(__getdelim);
 #endif
 
 /* shutdown(2) ends the stream below any TLS held for it. */

@@ -20,6 +20,9 @@ static const char *const hooks[] = {
 	"recv", "recvfrom", "recvmsg", "readv", "__read_chk", "__recv_chk", "__recvfrom_chk",
 	"__poll_chk", "__ppoll_chk", "nanosleep", "clock_nanosleep", "usleep", "sleep",
 	"pthread_cond_wait", "pthread_cond_timedwait", "sem_wait", "sem_timedwait", "shutdown",
+	"pthread_cond_clockwait", "sem_clockwait", "waitpid", "wait", "waitid", "pthread_join",
+	"pthread_mutex_lock", "sigwait", "sigwaitinfo", "sigtimedwait", "sigsuspend", "pause",
+	"fgets", "fgetc", "getc", "getchar", "fread", "getline", "getdelim", "__getdelim",
 	"execve", "execv", "execvp", "execvpe", "fexecve", "execl", "execlp", "execle", "_exit",
 	"_Exit",
 	/* ssl.c: the SSL calls that hold, and those that flush first */

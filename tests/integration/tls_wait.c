@@ -217,6 +217,27 @@ WAIT_POINT(cond_timedwait)
 WAIT_POINT(cond_wait)
 WAIT_POINT(sem_timedwait)
 WAIT_POINT(sem_wait)
+/* The wider wait points: children, threads, locks, signals, stdio, accept. */
+WAIT_POINT(cond_clockwait)
+WAIT_POINT(sem_clockwait)
+WAIT_POINT(waitpid)
+WAIT_POINT(wait)
+WAIT_POINT(waitid)
+WAIT_POINT(pthread_join)
+WAIT_POINT(mutex)
+WAIT_POINT(sigwait)
+WAIT_POINT(sigwaitinfo)
+WAIT_POINT(sigtimedwait)
+WAIT_POINT(sigsuspend)
+WAIT_POINT(pause)
+WAIT_POINT(fgets)
+WAIT_POINT(fgetc)
+WAIT_POINT(getc)
+WAIT_POINT(getchar)
+WAIT_POINT(fread)
+WAIT_POINT(getline)
+WAIT_POINT(getdelim)
+WAIT_POINT(accept)
 
 /* The control: a busy loop passes no wait point, so the bytes stay held until the
  * bound sends them, hold_max (200 ms) after the first was held, from the bound's
@@ -271,6 +292,21 @@ Test(tls_wait, sem_wait_taken_at_once_sends_nothing)
 		      "200 ms bound\n%s",
 		      (r.arrived - r.before) / MS, d);
 	check_stats(&r.p, 1, 1, 0);
+	free(d);
+}
+
+/* A mutex that can be taken at once is no wait either: a thread that locks between
+ * its writes keeps merging them. */
+Test(tls_wait, mutex_taken_at_once_sends_nothing)
+{
+	struct waited r;
+	run_wait(&r, "mutex_now", "1000");
+	char *d = tls_dump(&r.p);
+	cr_assert_eq(it_field(r.p.w.out, "wait ", "ret"), 0, "pthread_mutex_lock failed\n%s", d);
+	cr_assert_geq(r.arrived - r.before, 190 * MS,
+		      "the held bytes arrived %lld ms after a mutex lock that did not wait, before the "
+		      "200 ms bound\n%s",
+		      (r.arrived - r.before) / MS, d);
 	free(d);
 }
 

@@ -21,7 +21,15 @@
  *       (timeouts), cond_wait and sem_wait (signalled / posted by a helper thread at
  *       the deadline; the helper sleeps with a raw system call, so it passes no wait
  *       point of its own), spin (a busy loop: no wait point at all), sem_now
- *       (sem_wait on a semaphore that can be taken at once, then a busy loop of MS).
+ *       (sem_wait on a semaphore that can be taken at once, then a busy loop of MS);
+ *       the wider wait points: cond_clockwait, sem_clockwait (timeouts), waitpid,
+ *       wait, waitid (a child that sleeps MS), pthread_join (a thread that sleeps
+ *       MS), mutex (a mutex a helper thread holds for MS), mutex_now (one nobody
+ *       holds, then a busy loop of MS), sigwait, sigwaitinfo (a helper sends
+ *       SIGUSR1 at MS), sigtimedwait (a timeout), sigsuspend, pause (an interval
+ *       timer's SIGALRM), fgets fgetc getc getchar fread getline getdelim (a pipe,
+ *       stdin for getchar, that a helper writes a line to at MS), accept (a
+ *       listener a helper connects to at MS).
  *     Then exit(0) without another SSL call (the peer may have reset the connection).
  *     Prints: wait kind=K ret=R errno=E before_ns=T after_ns=T
  *       (before: after the batch, before the wait; after: when the wait, or the busy
@@ -158,6 +166,71 @@ static void on_alarm(int sig)
 	(void)sig;
 }
 
+/* The helpers of the wider wait points: each sleeps until the deadline with
+ * the raw system call, then ends the main thread's wait. */
+static pthread_t main_thread;
+static int helper_fd = -1;
+static int mutex_taken;
+static struct sockaddr_in helper_addr;
+
+static void *join_helper(void *arg)
+{
+	(void)arg;
+	raw_sleep_until(helper_deadline);
+	return NULL;
+}
+
+static void *mutex_helper(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&mu);
+	__atomic_store_n(&mutex_taken, 1, __ATOMIC_RELEASE);
+	raw_sleep_until(helper_deadline);
+	pthread_mutex_unlock(&mu);
+	return NULL;
+}
+
+static void *signal_helper(void *arg)
+{
+	(void)arg;
+	raw_sleep_until(helper_deadline);
+	pthread_kill(main_thread, SIGUSR1);
+	return NULL;
+}
+
+static void *line_helper(void *arg)
+{
+	(void)arg;
+	raw_sleep_until(helper_deadline);
+	if (syscall(SYS_write, helper_fd, "line\n", 5) != 5)
+		abort();
+	return NULL;
+}
+
+static void *connect_helper(void *arg)
+{
+	(void)arg;
+	raw_sleep_until(helper_deadline);
+	int s = (int)syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
+	if (s < 0 || syscall(SYS_connect, s, &helper_addr, sizeof helper_addr) < 0)
+		abort();
+	return NULL;
+}
+
+static bool is(const char *kind, const char *const names[])
+{
+	for (int i = 0; names[i]; i++)
+		if (!strcmp(kind, names[i]))
+			return true;
+	return false;
+}
+
+static const char *const stdio_kinds[] = { "fgets", "fgetc", "getc", "getchar", "fread",
+					   "getline", "getdelim", NULL };
+static const char *const wait_kinds[] = { "waitpid", "wait", "waitid", NULL };
+static const char *const sig_kinds[] = { "sigwait", "sigwaitinfo", NULL };
+static const char *const alarm_kinds[] = { "read", "readv", "sigsuspend", "pause", NULL };
+
 static void wait_mode(const char *kind, long ms)
 {
 	int pfd[2] = { -1, -1 }, sv[2] = { -1, -1 }, ep = -1;
@@ -177,12 +250,13 @@ static void wait_mode(const char *kind, long ms)
 		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0 ||
 		    setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0)
 			die("socketpair");
-	} else if (!strcmp(kind, "read") || !strcmp(kind, "readv")) {
+	} else if (is(kind, alarm_kinds)) {
 		struct sigaction sa = { .sa_handler = on_alarm }; /* no SA_RESTART: read ends with EINTR */
 		sigemptyset(&sa.sa_mask);
 		if (sigaction(SIGALRM, &sa, NULL) < 0)
 			die("sigaction");
-	} else if (!strcmp(kind, "sem_timedwait") || !strcmp(kind, "sem_wait")) {
+	} else if (!strcmp(kind, "sem_timedwait") || !strcmp(kind, "sem_wait") ||
+		   !strcmp(kind, "sem_clockwait")) {
 		if (sem_init(&sem, 0, 0) < 0)
 			die("sem_init");
 	} else if (!strcmp(kind, "sem_now")) {
@@ -196,7 +270,55 @@ static void wait_mode(const char *kind, long ms)
 			die("pthread_create");
 		have_helper = true;
 	}
-	if (!strcmp(kind, "read") || !strcmp(kind, "readv")) {
+	pid_t child = -1;
+	FILE *in = NULL;
+	int lfd = -1;
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGUSR1);
+	main_thread = pthread_self();
+	if (is(kind, wait_kinds)) {
+		child = fork();
+		if (child < 0)
+			die("fork");
+		if (child == 0) {
+			raw_sleep_until(helper_deadline);
+			syscall(SYS_exit_group, 0);
+		}
+	} else if (is(kind, sig_kinds) || !strcmp(kind, "sigtimedwait")) {
+		if (pthread_sigmask(SIG_BLOCK, &sigs, NULL) != 0)
+			die("pthread_sigmask");
+	} else if (is(kind, stdio_kinds)) {
+		helper_fd = pfd[1];
+		if (!strcmp(kind, "getchar")) {
+			if (dup2(pfd[0], 0) < 0)
+				die("dup2");
+			in = stdin;
+		} else if (!(in = fdopen(pfd[0], "r"))) {
+			die("fdopen");
+		}
+	} else if (!strcmp(kind, "accept")) {
+		socklen_t alen = sizeof helper_addr;
+		helper_addr = (struct sockaddr_in){ .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		lfd = socket(AF_INET, SOCK_STREAM, 0);
+		if (lfd < 0 || bind(lfd, (struct sockaddr *)&helper_addr, sizeof helper_addr) < 0 ||
+		    listen(lfd, 1) < 0 || getsockname(lfd, (struct sockaddr *)&helper_addr, &alen) < 0)
+			die("listen");
+	}
+	void *(*helper_fn)(void *) = !strcmp(kind, "pthread_join") ? join_helper
+				     : !strcmp(kind, "mutex")      ? mutex_helper
+				     : is(kind, sig_kinds)         ? signal_helper
+				     : is(kind, stdio_kinds)       ? line_helper
+				     : !strcmp(kind, "accept")     ? connect_helper
+								   : NULL;
+	if (helper_fn) {
+		if (pthread_create(&helper, NULL, helper_fn, NULL) != 0)
+			die("pthread_create");
+		have_helper = strcmp(kind, "pthread_join") != 0;
+		while (!strcmp(kind, "mutex") && !__atomic_load_n(&mutex_taken, __ATOMIC_ACQUIRE))
+			;
+	}
+	if (is(kind, alarm_kinds)) {
 		struct itimerval it = { .it_value = { ms / 1000, (ms % 1000) * 1000 } };
 		if (setitimer(ITIMER_REAL, &it, NULL) < 0)
 			die("setitimer");
@@ -261,6 +383,67 @@ static void wait_mode(const char *kind, long ms)
 	} else if (!strcmp(kind, "sem_wait")) {
 		while ((ret = sem_wait(&sem)) < 0 && errno == EINTR)
 			;
+	} else if (!strcmp(kind, "cond_clockwait")) {
+		struct timespec abs_mono = ts_of_ns(helper_deadline);
+		pthread_mutex_lock(&mu);
+		while (!woken && (ret = pthread_cond_clockwait(&cv, &mu, CLOCK_MONOTONIC, &abs_mono)) == 0)
+			;
+		pthread_mutex_unlock(&mu);
+	} else if (!strcmp(kind, "sem_clockwait")) {
+		struct timespec abs_mono = ts_of_ns(helper_deadline);
+		while ((ret = sem_clockwait(&sem, CLOCK_MONOTONIC, &abs_mono)) < 0 && errno == EINTR)
+			;
+	} else if (!strcmp(kind, "waitpid")) {
+		int st;
+		ret = (int)waitpid(child, &st, 0);
+	} else if (!strcmp(kind, "wait")) {
+		int st;
+		ret = (int)wait(&st);
+	} else if (!strcmp(kind, "waitid")) {
+		siginfo_t si;
+		ret = waitid(P_PID, (id_t)child, &si, WEXITED);
+	} else if (!strcmp(kind, "pthread_join")) {
+		ret = pthread_join(helper, NULL);
+	} else if (!strcmp(kind, "mutex")) {
+		ret = pthread_mutex_lock(&mu);
+		pthread_mutex_unlock(&mu);
+	} else if (!strcmp(kind, "mutex_now")) {
+		ret = pthread_mutex_lock(&mu);
+		pthread_mutex_unlock(&mu);
+		spin_until(before + ms * 1000000LL);
+	} else if (!strcmp(kind, "sigwait")) {
+		int sig;
+		ret = sigwait(&sigs, &sig);
+	} else if (!strcmp(kind, "sigwaitinfo")) {
+		ret = sigwaitinfo(&sigs, NULL);
+	} else if (!strcmp(kind, "sigtimedwait")) {
+		ret = sigtimedwait(&sigs, NULL, &rel);
+	} else if (!strcmp(kind, "sigsuspend")) {
+		sigset_t none;
+		sigemptyset(&none);
+		ret = sigsuspend(&none);
+	} else if (!strcmp(kind, "pause")) {
+		ret = pause();
+	} else if (is(kind, stdio_kinds)) {
+		char line[16], *lp = NULL;
+		size_t cap = 0;
+		if (!strcmp(kind, "fgets"))
+			ret = fgets(line, sizeof line, in) ? 0 : -1;
+		else if (!strcmp(kind, "fgetc"))
+			ret = fgetc(in);
+		else if (!strcmp(kind, "getc"))
+			ret = getc(in);
+		else if (!strcmp(kind, "getchar"))
+			ret = getchar();
+		else if (!strcmp(kind, "fread"))
+			ret = (int)fread(line, 1, 5, in);
+		else if (!strcmp(kind, "getline"))
+			ret = (int)getline(&lp, &cap, in);
+		else
+			ret = (int)getdelim(&lp, &cap, '\n', in);
+		free(lp);
+	} else if (!strcmp(kind, "accept")) {
+		ret = accept(lfd, NULL, NULL);
 	} else if (!strcmp(kind, "spin")) {
 		spin_until(before + ms * 1000000LL);
 	} else if (!strcmp(kind, "sem_now")) {
