@@ -44,7 +44,11 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#if defined(__linux__)
+#include <linux/sockios.h>
+#endif
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -1370,20 +1374,38 @@ void tls_flush_thread(int why)
 	errno = saved;
 }
 
-/* fd is closing and the flush of h (locked) met a full socket: it waits
- * for room, at most hold_max, and then gives the bytes up rather than keep
- * them for a descriptor number that the next socket may take. */
-static void close_full(struct hold *h, int fd)
+/* fd is closing and the flush of h (locked) met a full socket, one that
+ * shrank after the batch began (the program's SO_SNDBUF, TCP memory
+ * pressure): what is held would have been in the kernel long ago without
+ * socktune.  The socket gets room for it: its send buffer grows for this
+ * one write, to what it queues plus the records, and is set back (the
+ * program's other descriptors of it, if any, see nothing).  Failing that,
+ * the bytes are given up: kept, they would go to whatever socket takes the
+ * descriptor number next.  Returns what flush_locked does. */
+static int close_full(struct hold *h, int fd)
 {
-	int ret;
-	struct pollfd p = {.fd = fd, .events = POLLOUT};
-	if (real.poll(&p, 1, socktune_cfg.hold_max) == 1 && (p.revents & POLLOUT) &&
-	    flush_locked(h, FLUSH_CLOSE, 1, &ret) != 0)
-		return;
-	stat_inc(tls_failures);
-	log_info("fd %d closed with %zu TLS bytes held that its full socket would not take: "
-		 "they are dropped", fd, h->len);
-	release(h);
+	int f = 0;
+#if defined(SIOCOUTQ)
+	int ret, was = 0, queued = 0;
+	socklen_t len = sizeof(was);
+	if (real.getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &was, &len) == 0 &&
+	    ioctl(fd, SIOCOUTQ, &queued) == 0 && queued >= 0 && queued < INT32_MAX / 4) {
+		int room = 2 * (queued + (int)WIRE_MAX) + 4096, back = was / 2;
+		if (real.setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &room, sizeof(room)) == 0) {
+			f = flush_locked(h, FLUSH_CLOSE, 1, &ret);
+			real.setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &back, sizeof(back));
+		}
+	}
+#else
+	(void)fd;
+#endif
+	if (f == 0) {
+		stat_inc(tls_failures);
+		log_info("fd %d closed with %zu TLS bytes held that its full socket would not take: "
+			 "they are dropped", fd, h->len);
+		release(h);
+	}
+	return f;
 }
 
 /* Flushes every slot that matches, but those this thread is inside a call
@@ -1413,10 +1435,10 @@ static void flush_matching(int fd, int why, int wait)
 			continue;
 		if (h->ssl == s && SENDABLE(h) && (fd < 0 || h->fd == fd)) {
 			int f = flush_locked(h, why, 1, &ret);
+			if (f == 0 && why == FLUSH_CLOSE)
+				f = close_full(h, fd);
 			if (f == 1)
 				release(h);
-			else if (f == 0 && why == FLUSH_CLOSE)
-				close_full(h, fd);
 		}
 		unlock(h);
 	}

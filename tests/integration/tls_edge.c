@@ -54,6 +54,9 @@ EDGE(bio_f_ssl_keeps_the_order, "bio")
 EDGE(write_x_then_read_y, "cross")
 EDGE(write_x_then_handshake_y, "cross-handshake")
 EDGE(write_x_then_read_y_unix, "--unix", "cross")
+/* A close whose flush meets a socket that shrank below what it queues: the held
+ * bytes still reach the peer, and never the socket that takes the number next. */
+EDGE(close_with_a_full_socket_sends_first, "--unix", "close-full")
 /* D: fork sends what every thread holds, not only the forking thread. */
 EDGE(fork_sends_every_threads_holds, "fork-thread")
 

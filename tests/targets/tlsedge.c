@@ -37,6 +37,13 @@
  *                   then W(X, "abc"), W(X, "def"): with the mark, a held flush could
  *                   find the socket full, so nothing may be held (the test reads
  *                   socktune's statistics)
+ *   close-full      (with --unix) X non-blocking with a large send buffer, the peer
+ *                   not reading yet: W(X, 64 KiB) waits in X's socket, W(X,
+ *                   "held-1"), W(X, "held-2"), then the send
+ *                   buffer shrinks below what is queued (SO_SNDBUF 2048), and X's
+ *                   descriptor is closed.  A socketpair takes the number; after a
+ *                   poll(), what its other end received is printed: nothing, and
+ *                   the peer, which reads 500 ms later, gets every byte
  *   fork-thread     thread T: W(X, "T-bytes"), then parks on a barrier; the main
  *                   thread forks; the child writes W(X, "child-bytes"), shuts down
  *                   and exits; the parent waits for it and closes its copy: the
@@ -45,6 +52,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -173,7 +181,10 @@ static int peer_main(const char *what, int nfd, char **fds)
 	for (int i = 0; i < nfd; i++)
 		if (!(handshake_late && i == 1) && SSL_accept(c[i].ssl) != 1)
 			die_ssl("SSL_accept");
-	if (!strcmp(what, "peer-gone")) {
+	if (!strcmp(what, "close-full")) {
+		usleep(500000);
+		peer_drain(&c[0]);
+	} else if (!strcmp(what, "peer-gone")) {
 		close(c[0].fd);
 		c[0].end = "closed";
 	} else if (!strncmp(what, "cross", 5)) {
@@ -413,6 +424,31 @@ static int client_main(const char *what)
 		W(conns[0], "write", "abc", 3);
 		W(conns[0], "write", "def", 3);
 		end_conns(1);
+	} else if (!strcmp(what, "close-full")) {
+		start(what, 1, 0);
+		int fd = conn_fds[0], big = 200000, small = 2048;
+		if (fcntl(fd, F_SETFL, O_NONBLOCK) < 0 ||
+		    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof big) < 0)
+			die("socket options");
+		static char block[65536];
+		memset(block, 'B', sizeof block);
+		W(conns[0], "write 64K", block, (int)sizeof block);
+		W(conns[0], "write", "held-1", 6);
+		W(conns[0], "write", "held-2", 6);
+		if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small) < 0)
+			die("SO_SNDBUF");
+		close(fd);
+		int sv[2];
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) < 0)
+			die("socketpair");
+		fprintf(out, "sink takes the number=%d\n", sv[0] == fd);
+		poll(NULL, 0, 0);
+		char got[256];
+		ssize_t n = read(sv[1], got, sizeof got);
+		fprintf(out, "sink bytes=%zd\n", n < 0 ? 0 : n);
+		SSL_free(conns[0]);
+		close(sv[0]);
+		close(sv[1]);
 	} else if (!strcmp(what, "fork-thread")) {
 		start(what, 1, 0);
 		pthread_t t;
