@@ -1082,7 +1082,7 @@ SOCKTUNE_HOOK int SSL_write(SSL *s, const void *buf, int num)
 	if (!ssl.write)
 		return -1;
 	int mode = st_mode();
-	if (mode != ST_MODE_ON || num <= 0) {
+	if (mode != ST_MODE_ON) {
 		int r = ssl.write(s, buf, num);
 		if (mode != ST_MODE_OFF && r > 0)
 			count_records((size_t)r);
@@ -1090,6 +1090,14 @@ SOCKTUNE_HOOK int SSL_write(SSL *s, const void *buf, int num)
 	}
 	ENTER(s);
 	int ret = num;
+	/* Nothing to hold, but OpenSSL may write what it has pending: what
+	 * is held goes first, and the bound's thread is kept off s. */
+	if (num <= 0) {
+		if (before_call(s, &ret))
+			ret = ssl.write(s, buf, num);
+		LEAVE();
+		return ret;
+	}
 	int held = write_hold(s, buf, (size_t)num, &ret);
 	if (held == 0) {
 		ret = ssl.write(s, buf, num);
@@ -1110,7 +1118,7 @@ SOCKTUNE_HOOK int SSL_write_ex(SSL *s, const void *buf, size_t num, size_t *writ
 	int mode = st_mode();
 	/* A write of any other size, larger than INT_MAX too, goes after what
 	 * is held (write_hold sends that first). */
-	if (mode != ST_MODE_ON || num == 0) {
+	if (mode != ST_MODE_ON) {
 		int r = ssl.write_ex(s, buf, num, written);
 		if (mode != ST_MODE_OFF && r > 0)
 			count_records(*written);
@@ -1118,6 +1126,16 @@ SOCKTUNE_HOOK int SSL_write_ex(SSL *s, const void *buf, size_t num, size_t *writ
 	}
 	ENTER(s);
 	int ret = 1;
+	if (num == 0) {
+		if (before_call(s, &ret)) {
+			ret = ssl.write_ex(s, buf, num, written);
+		} else {
+			*written = 0;
+			ret = 0;
+		}
+		LEAVE();
+		return ret;
+	}
 	int held = write_hold(s, buf, num, &ret);
 	if (held == 1) {
 		*written = num;

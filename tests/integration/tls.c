@@ -248,6 +248,30 @@ Test(tls_bytes, tls12_block_write_only_16K)
 	bulk_case("1.2", false, "free", "16K", NULL, 24, IT_LIST("--api", "write"));
 }
 
+/* The hold bound at 1 ms, and a writer that spins up to 3 ms after each write: the
+ * bound's thread sends while the writer writes on the same SSL, hundreds of times.
+ * Every byte arrives once, in order, and the bound did send. */
+static void bound_race(const char *tls, bool nonblock, unsigned seed)
+{
+	tls_hold_max = "1";
+	struct pair p;
+	tls_pair_run(&p, IT_LIST("--tls", tls),
+		     tls_cat_args(IT_LIST("--tls", tls, "--seed", tls_xfmt("%u", seed), "--count", "1500",
+					  "--spin-us", "3000"),
+				  nonblock ? IT_LIST("--nonblock") : IT_EMPTY),
+		     "1024", NULL);
+	it_assert_ran(&p.w);
+	tls_assert_same_bytes(&p, "close_notify");
+	char *d = tls_dump(&p), *flat = tls_writer_stats(&p, "writer ");
+	cr_assert_gt(it_stat(flat, "tls.late"), 0, "the bound never sent\n%s\n%s", flat, d);
+	cr_assert_gt(it_stat(flat, "tls.held"), 300, "little was held\n%s\n%s", flat, d);
+	free(flat);
+	free(d);
+}
+
+Test(tls_bytes, bound_races_a_blocking_writer) { bound_race("1.3", false, 31); }
+Test(tls_bytes, bound_races_an_event_loop_tls12) { bound_race("1.2", true, 32); }
+
 Test(tls_bytes, off_mode_bytes_exact)
 {
 	struct pair p;
@@ -438,15 +462,17 @@ Test(tls_rr, control_merge_off_waits_for_delayed_ack)
 
 /* ---- tls_reset: a flush that fails ---- */
 
-/* The peer resets the connection 200 ms after reading the writer's first 17000
- * bytes; meanwhile the writer has written 100 bytes more (held with merging). The
- * writer sees the RST without passing a wait point, does WAIT (none, nanosleep or
- * poll), then makes the SSL calls CALLS (step1, step2, ...). The reference is the
- * same run with SOCKTUNE_TLS_MERGE=0. */
+/* The peer resets the connection 50 ms after reading the writer's first 17000
+ * bytes; meanwhile the writer has written 100 bytes more (held with merging, and
+ * the hold bound at 200 ms, so they are still held). The writer sees the RST
+ * without passing a wait point, does WAIT (none, nanosleep or poll), then makes the
+ * SSL calls CALLS (step1, step2, ...). The reference is the same run with
+ * SOCKTUNE_TLS_MERGE=0. */
 static void reset_runs(struct pair *ref, struct pair *p, const char *tls, const char *calls, const char *wait,
 		       const char *sigpipe)
 {
-	const char *const *peer = IT_LIST("--tls", tls, "--reset-after", "17000");
+	tls_hold_max = "200";
+	const char *const *peer = IT_LIST("--tls", tls, "--reset-after", "17000", "--reset-delay-ms", "50");
 	const char *const *args = IT_LIST("--tls", tls, "--reset", calls, "--reset-wait", wait, "--sigpipe", sigpipe);
 	tls_pair_run(ref, peer, args, "0", NULL);
 	tls_pair_run(p, peer, args, "1024", NULL);

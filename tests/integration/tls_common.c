@@ -169,6 +169,8 @@ char *tls_dump(const struct pair *p)
 			p->peer.err ? p->peer.err : "");
 }
 
+const char *tls_hold_max;
+
 const char *const *tls_writer_env(struct pair *p, const char *merge, const char *mode)
 {
 	static unsigned seq;
@@ -179,7 +181,7 @@ const char *const *tls_writer_env(struct pair *p, const char *merge, const char 
 	env[0] = tls_xfmt("SOCKTUNE_TLS_MERGE=%s", merge);
 	env[1] = tls_xfmt("SOCKTUNE_STATS=%s/st.%%p.json", p->stats_dir);
 	env[2] = mode ? tls_xfmt("SOCKTUNE=%s", mode) : "UNUSED_=1";
-	env[3] = "UNUSED2_=1"; /* a slot for the caller */
+	env[3] = tls_hold_max ? tls_xfmt("SOCKTUNE_HOLD_MAX=%s", tls_hold_max) : "UNUSED2_=1";
 	return env;
 }
 

@@ -67,8 +67,9 @@ const char *const *tls_cat_args(const char *const a[], const char *const b[]);
 char *tls_dump(const struct pair *p);
 
 /* The writer's environment: MERGE as SOCKTUNE_TLS_MERGE, a stats file per process,
- * and MODE as SOCKTUNE when not NULL; entry 3 is a placeholder the caller may
- * replace (and entry 4 ends the list). */
+ * MODE as SOCKTUNE when not NULL, and tls_hold_max as SOCKTUNE_HOLD_MAX when set
+ * (the test's own choice; NULL, the default, leaves it out). */
+extern const char *tls_hold_max;
 const char *const *tls_writer_env(struct pair *p, const char *merge, const char *mode);
 
 /* tlspeer (PEER_ARGS) against tlswriter (WRITER_ARGS), the writer preloaded with

@@ -92,10 +92,10 @@ static void wait_pair_run_with(struct pair *p, const char *const peer_args[], co
 		cr_assert_geq(w.pidfd, 0, "pidfd_open: %s", strerror(errno));
 		cr_assert_eq(pthread_create(&watcher, NULL, watch_exit, &w), 0);
 	}
+	tls_hold_max = tls_xfmt("%d", hold_max_ms);
 	const char **env = (const char **)tls_writer_env(p, "1024", NULL);
 	if (split)
 		env[2] = tls_xfmt("SOCKTUNE_TLS_SPLIT=%s", split);
-	env[3] = tls_xfmt("SOCKTUNE_HOLD_MAX=%d", hold_max_ms);
 	const char *const *wargv =
 		tls_cat_args(IT_LIST(it_target("tlswait"), "--port", tls_xfmt("%d", port)), writer_args);
 	unsigned flags = IT_PRELOAD;

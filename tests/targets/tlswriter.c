@@ -45,6 +45,9 @@
  *                       (SIOCOUTQ 0, nanosleep between looks), then N more writes of
  *                       24 bytes, so that bytes are held when the ending comes
  *                       (default 3)
+ *   --spin-us N         after each write of the pattern, a busy loop of 0..N-1 us
+ *                       (seeded; no wait point), so that the hold bound's thread
+ *                       sends while the writer writes
  *   --dump FILE         also write every byte written, in order, to FILE
  *   --sndbuf N          SO_SNDBUF before connect (forces WANT_WRITE when small)
  *   --nodelay           TCP_NODELAY before connect (default: Nagle on)
@@ -94,8 +97,18 @@
 static struct {
 	long count, rr, tail;
 	const char *end, *reset, *reset_wait, *sigpipe, *dump, *sizes, *rr_wait;
-	long fork_at;
+	long fork_at, spin_us;
 } wopt = { .fork_at = -1, .count = 2000, .tail = 3, .end = "shutdown", .reset_wait = "none", .sigpipe = "ignore" };
+
+/* A busy loop: clock_gettime is no wait point. */
+static void spin_us(long us)
+{
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	while ((t.tv_sec - t0.tv_sec) * 1000000L + (t.tv_nsec - t0.tv_nsec) / 1000 < us);
+}
 
 static size_t pick_size(void)
 {
@@ -148,6 +161,8 @@ static void pattern(void)
 		fill(buf, n);
 		account(n);
 		write_all(buf, n, ex);
+		if (wopt.spin_us)
+			spin_us((long)(next_rand() % (uint64_t)wopt.spin_us));
 	}
 	if (wopt.tail > 0)
 		settle();
@@ -387,6 +402,8 @@ static void parse(int argc, char **argv)
 			wopt.reset_wait = v;
 		else if (!strcmp(a, "--sigpipe"))
 			wopt.sigpipe = v;
+		else if (!strcmp(a, "--spin-us"))
+			wopt.spin_us = num_arg(v);
 		else {
 			fprintf(stderr, "tlswriter: unknown flag %s\n", a);
 			exit(2);
