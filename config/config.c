@@ -253,13 +253,14 @@ static int match_setting(struct st_rule *r, const config_setting_t *s, const cha
 	MATCH("peer", ST_PEER_ACCEPTED, cidr_parse(text, &r->peer))
 #undef MATCH
 	if (!strcmp(key, "program") || !strcmp(key, "name")) {
-		*accepted = "a string";
-		if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		/* A glob cut short would match programs it was not written for. */
+		*accepted = key[0] == 'p' ? "a string of at most 127 bytes"
+					  : "a string of at most 63 bytes";
+		char *dst = key[0] == 'p' ? r->program : r->name;
+		size_t room = key[0] == 'p' ? sizeof(r->program) : sizeof(r->name);
+		if (config_setting_type(s) != CONFIG_TYPE_STRING || strlen(text) >= room)
 			return -1;
-		if (key[0] == 'p')
-			copy_str(r->program, sizeof(r->program), text);
-		else
-			copy_str(r->name, sizeof(r->name), text);
+		memcpy(dst, text, strlen(text) + 1);
 		return 0;
 	}
 	return 1;

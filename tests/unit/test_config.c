@@ -218,6 +218,19 @@ Test(config, bad_match_key_drops_the_whole_rule_only)
 	cr_assert_eq(cfg.rules[0].opts.sndbuf, 1L << 20);
 }
 
+/* A program glob longer than the rule keeps would, cut short, match programs it was
+ * not written for: the rule is dropped, with a message (found by the config fuzzer's
+ * author reading match_setting). */
+Test(config, program_glob_too_long_drops_the_rule)
+{
+	char conf[512];
+	snprintf(conf, sizeof conf, "rules = ( { program = \"%0127dNEVER\"; sndbuf = \"8M\"; } );\n", 0);
+	put_env("SOCKTUNE_CONFIG", write_file("long.conf", conf));
+	load();
+	cr_assert_eq(cfg.nrules, 0, "the rule with the cut glob was kept");
+	cr_assert(strstr(msgs, "rules[0].program: ") && strstr(msgs, "at most 127 bytes"), "%s", msgs);
+}
+
 Test(config, unknown_keys_are_named)
 {
 	const char *extra = write_file("extra.conf", "sndbfu = \"2M\";\n"
