@@ -478,6 +478,11 @@ static int is_inside(const SSL *s)
 	return inside_of(&self, s);
 }
 
+int tls_in_call(void)
+{
+	return self.ninside != 0;
+}
+
 static void update_pending(void)
 {
 	int pending = 0;

@@ -20,6 +20,9 @@ extern ST_THREAD_LOCAL int socktune_tls_wire_fd;
 #include <sys/types.h>
 ssize_t tls_wire_write(int fd, const void *buf, size_t len);
 
+/* Whether this thread is inside a hooked SSL call. */
+int tls_in_call(void);
+
 /* Sends what this thread holds: the thread is about to wait. */
 void tls_flush_thread(int why);
 

@@ -308,7 +308,12 @@ SOCKTUNE_HOOK int HOOK(pthread_mutex_lock)(pthread_mutex_t *m)
 		int r = pthread_mutex_trylock(m);
 		if (r != EBUSY && r != EDEADLK)
 			return r;
-		wait_flush();
+		/* Not from inside an SSL call: OpenSSL may hold a lock of its
+		 * own there that a flush's SSL_write would need. */
+		if (tls_in_call())
+			cork_push_thread();
+		else
+			wait_flush();
 	}
 	return REAL(pthread_mutex_lock)(m);
 }
