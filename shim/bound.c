@@ -128,9 +128,10 @@ int bound_start(void)
 	pthread_t t;
 	int ok = pthread_attr_init(&a) == 0;
 	if (ok) {
+		/* The default stack: a smaller one cannot start in a program
+		 * with much static TLS, which glibc puts on every thread's stack;
+		 * only the pages used cost memory. */
 		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-		/* OpenSSL's write path, and the write hook under it. */
-		pthread_attr_setstacksize(&a, 256 * 1024);
 		pthread_sigmask(SIG_SETMASK, &all, &old);
 		ok = pthread_create(&t, &a, bound_main, NULL) == 0;
 		pthread_sigmask(SIG_SETMASK, &old, NULL);

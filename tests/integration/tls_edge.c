@@ -93,6 +93,13 @@ Test(tls_edge, control_without_notsent_lowat_holds)
 	cr_assert_eq(lowat_held("lowat-none"), 2);
 }
 
+/* The hold bound's thread starts in a program whose static TLS would not fit a
+ * small thread stack (a thread that cannot start means nothing is held). */
+Test(tls_edge, much_static_tls_still_holds)
+{
+	cr_assert_eq(lowat_held("big-tls"), 2);
+}
+
 /* J: a plugin loaded with RTLD_LOCAL links its own libssl under another soname
  * (tests/plugins/tlsplugin.c, the system's libssl renamed), and the program links
  * none: every hook must reach that copy's functions, with socktune on or off. */

@@ -44,6 +44,9 @@
  *                   descriptor is closed.  A socketpair takes the number; after a
  *                   poll(), what its other end received is printed: nothing, and
  *                   the peer, which reads 500 ms later, gets every byte
+ *   big-tls         W(X, "abc"), W(X, "def") in a program with 1 MiB of static
+ *                   thread-local storage, which glibc puts on every thread's stack
+ *                   (the test reads socktune's statistics: both are held)
  *   fork-thread     thread T: W(X, "T-bytes"), then parks on a barrier; the main
  *                   thread forks; the child writes W(X, "child-bytes"), shuts down
  *                   and exits; the parent waits for it and closes its copy: the
@@ -337,6 +340,7 @@ static void end_conns(int n)
 }
 
 static pthread_barrier_t written, forked;
+__thread char big_tls[1 << 20]; /* not static: kept, as a program's would be */
 
 static void *thread_t(void *arg)
 {
@@ -415,6 +419,13 @@ static int client_main(const char *what)
 		say_call("read Y", conns[1], r);
 		fprintf(out, "read Y got=%.4s\n", buf);
 		end_conns(2);
+	} else if (!strcmp(what, "big-tls")) {
+		/* Touched, so the linker keeps it: 1 MiB of static TLS per thread. */
+		((volatile char *)big_tls)[(unsigned char)what[0]] = 1;
+		start(what, 1, 0);
+		W(conns[0], "write", "abc", 3);
+		W(conns[0], "write", "def", 3);
+		end_conns(1);
 	} else if (!strcmp(what, "lowat") || !strcmp(what, "lowat-none")) {
 		start(what, 1, 0);
 		int one = 1;
