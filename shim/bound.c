@@ -61,10 +61,10 @@ static void futex_wake(int *word)
 
 void bound_arm(void)
 {
-	/* The hold's time is stored before idle is read; the thread stores
-	 * idle before it looks at the holds once more (bound_main). */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (unlikely(__atomic_load_n(&idle, __ATOMIC_RELAXED)) &&
+	/* The hold's time was stored (seq_cst) before idle is read here
+	 * (seq_cst); the thread stores idle before it looks at the holds once
+	 * more (bound_main).  So one of the two sees the other. */
+	if (unlikely(__atomic_load_n(&idle, __ATOMIC_SEQ_CST)) &&
 	    __atomic_exchange_n(&idle, 0, __ATOMIC_SEQ_CST)) {
 		int saved = errno;
 		futex_wake(&idle);
@@ -120,7 +120,7 @@ int bound_start(void)
 	if (__atomic_load_n(&paused, __ATOMIC_RELAXED) ||
 	    !__atomic_compare_exchange_n(&socktune_bound_state, &expected, 2, 0, __ATOMIC_ACQ_REL,
 					 __ATOMIC_ACQUIRE))
-		return expected == 1;
+		return expected >= 1;
 	int saved = errno;
 	sigset_t all, old;
 	sigfillset(&all);

@@ -18,12 +18,14 @@ extern int socktune_bound_state;
 extern int socktune_bound_paused;
 
 /* Whether a hold may begin: the bound's thread runs, or has just been
- * started, and the process is not leaving. */
+ * started, or another thread is starting it (waiting for that could
+ * deadlock a signal handler; should the start fail, what was held meanwhile
+ * still goes at the wait points), and the process is not leaving. */
 int bound_start(void);
 static inline int bound_ready(void)
 {
 	int s = __atomic_load_n(&socktune_bound_state, __ATOMIC_RELAXED);
-	if (likely(s == 1))
+	if (likely(s >= 1))
 		return !__atomic_load_n(&socktune_bound_paused, __ATOMIC_RELAXED);
 	return s == 0 ? bound_start() : 0;
 }
@@ -31,8 +33,9 @@ static inline int bound_ready(void)
 /* The monotonic clock, in nanoseconds; never 0. */
 uint64_t bound_now(void);
 
-/* A hold began (its time is stored): wakes the bound's thread if it sleeps
- * with nothing to watch.  No system call otherwise. */
+/* A hold began (its time is stored, with __ATOMIC_SEQ_CST): wakes the
+ * bound's thread if it sleeps with nothing to watch.  No system call
+ * otherwise. */
 void bound_arm(void);
 
 /* hold_max, in nanoseconds. */

@@ -36,7 +36,7 @@ static void retire(int fd)
 	/* TLS bytes held for this socket go out while it still exists, and
 	 * what the kernel holds for it is pushed: a dup may keep the
 	 * connection open after this close. */
-	if (unlikely(socktune_tls_used))
+	if (unlikely(tls_in_use()))
 		tls_flush_fd(fd);
 	if (unlikely(socktune_cork_pending))
 		cork_push_fd(fd);
@@ -244,7 +244,7 @@ SOCKTUNE_HOOK int HOOK(setsockopt)(int fd, int level, int name, const void *val,
 	/* A program that corks its socket itself ends a burst by uncorking it:
 	 * TLS bytes held for it go out first, to leave with the push, not
 	 * after it into a socket corked again for the kernel's 200 ms. */
-	if (unlikely(socktune_tls_used) && pushes(level, name))
+	if (unlikely(tls_in_use()) && pushes(level, name))
 		tls_flush_fd(fd);
 	int r = real.setsockopt(fd, level, name, val, len);
 #ifdef TCP_NOTSENT_LOWAT

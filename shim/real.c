@@ -141,6 +141,8 @@ static void bind_all(void)
 	BIND(waitid);
 	BIND(pthread_join);
 	BIND(pthread_mutex_lock);
+	BIND(pthread_mutex_trylock);
+	BIND(sem_trywait);
 	BIND(sigwait);
 #if ST_HAVE_SIGWAITINFO
 	BIND(sigwaitinfo);

@@ -81,6 +81,10 @@ struct socktune_real {
 	int (*waitid)(idtype_t, id_t, siginfo_t *, int);
 	int (*pthread_join)(pthread_t, void **);
 	int (*pthread_mutex_lock)(pthread_mutex_t *);
+	/* Not hooked: the tries a wait point makes first, through the same
+	 * interposers (a sanitizer's) as the program's own calls. */
+	int (*pthread_mutex_trylock)(pthread_mutex_t *);
+	int (*sem_trywait)(sem_t *);
 	int (*sigwait)(const sigset_t *, int *);
 	int (*sigwaitinfo)(const sigset_t *, siginfo_t *);
 	int (*sigtimedwait)(const sigset_t *, siginfo_t *, const struct timespec *);

@@ -408,10 +408,16 @@ struct hold {
 	unsigned char wire[WIRE_MAX];
 };
 
+/* A slot's SSL: claim() takes free slots by compare-and-swap, without the
+ * slot's lock, so every read of it is atomic too. */
+#define hssl(h) __atomic_load_n(&(h)->ssl, __ATOMIC_RELAXED)
+
 #define SLOTS 64
 #define MINE_MAX 8
 
-static struct hold *slots;
+/* Mapped once (claim), read by every thread and the bound's: acquire. */
+static struct hold *slots_mem;
+#define slots (__atomic_load_n(&slots_mem, __ATOMIC_ACQUIRE))
 int socktune_tls_used;
 
 /* The SSL objects a thread is inside a hooked call on, innermost last (past
@@ -438,7 +444,7 @@ static void make_slots(void)
 {
 	void *p = mmap(NULL, SLOTS * sizeof(struct hold), PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	slots = p == MAP_FAILED ? NULL : p;
+	__atomic_store_n(&slots_mem, p == MAP_FAILED ? NULL : (struct hold *)p, __ATOMIC_RELEASE);
 }
 
 static int trylock(struct hold *h)
@@ -488,7 +494,10 @@ static void update_pending(void)
 	int pending = 0;
 	for (int i = 0; i < nmine && !pending; i++) {
 		struct hold *h = mine[i];
-		pending = h->owner == &self && h->ssl && SENDABLE(h) && !is_inside(h->ssl);
+		/* Read without the lock: the hint may be stale, never wrong for
+		 * long, and tls_flush_thread looks again, locked. */
+		SSL *s = hssl(h);
+		pending = __atomic_load_n(&h->owner, __ATOMIC_RELAXED) == &self && s && !is_inside(s);
 	}
 	socktune_tls_pending = pending && !in_flush;
 }
@@ -552,7 +561,7 @@ static int take(struct hold *h)
 static struct hold *find(SSL *s)
 {
 	for (int i = 0; i < nmine; i++)
-		if (mine[i]->ssl == s)
+		if (hssl(mine[i]) == s)
 			return mine[i];
 	if (!__atomic_load_n(&socktune_tls_used, __ATOMIC_ACQUIRE) || !slots)
 		return NULL;
@@ -692,7 +701,7 @@ static void note_lone(SSL *s, int lone);
 
 static int flush_locked(struct hold *h, int why, int keep, int *ret)
 {
-	int split = socktune_cfg.tls_split && !ktls_send(h->ssl);
+	int split = socktune_cfg.tls_split && !ktls_send(hssl(h));
 	int lone = h->len && h->last == 0;
 	int theirs = keep && ssl.err_peek_error && ssl.err_peek_error() != 0 && ssl.err_set_mark &&
 		     ssl.err_pop_to_mark;
@@ -709,7 +718,7 @@ static int flush_locked(struct hold *h, int why, int keep, int *ret)
 		int outer_fd = socktune_tls_wire_fd;
 		flushing = h;
 		socktune_tls_wire_fd = h->fd;
-		int r = ssl.write(h->ssl, h->buf, (int)n);
+		int r = ssl.write(hssl(h), h->buf, (int)n);
 		socktune_tls_wire_fd = outer_fd;
 		flushing = outer;
 		if (r > 0) {
@@ -727,7 +736,7 @@ static int flush_locked(struct hold *h, int why, int keep, int *ret)
 			h->last = h->last > (size_t)r ? h->last - (size_t)r : 0;
 			continue;
 		}
-		int err = ssl.get_error(h->ssl, r);
+		int err = ssl.get_error(hssl(h), r);
 		*ret = r;
 		if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) {
 			h->state = HOLD_RETRY;
@@ -755,7 +764,7 @@ static int flush_locked(struct hold *h, int why, int keep, int *ret)
 	/* Only from the thread that calls on s: ex_data is not for two
 	 * threads at once. */
 	if (f == 1 && (why == FLUSH_CALL || why == FLUSH_WAIT))
-		note_lone(h->ssl, lone);
+		note_lone(hssl(h), lone);
 	in_flush--;
 	if (theirs)
 		ssl.err_pop_to_mark();
@@ -850,7 +859,7 @@ static int before_call(SSL *s, int *ret)
 	}
 	lock(h);
 	lone_again(s);
-	if (h->ssl != s) {
+	if (hssl(h) != s) {
 		unlock(h);
 		return 1;
 	}
@@ -994,7 +1003,8 @@ static void append(struct hold *h, const void *buf, size_t num)
 {
 	static int registered;
 	if (!h->len) {
-		__atomic_store_n(&h->since, bound_now(), __ATOMIC_RELAXED);
+		/* Stored before bound_arm reads whether the bound sleeps. */
+		__atomic_store_n(&h->since, bound_now(), __ATOMIC_SEQ_CST);
 		bound_arm();
 	}
 	h->last = h->len;
@@ -1022,7 +1032,7 @@ static int write_hold(SSL *s, const void *buf, size_t num, int *ret)
 		 * sending on s (tls_send_late). */
 		lock(h);
 		size_t limit = holdable(s, num, &fd);
-		if (h->ssl != s) {
+		if (hssl(h) != s) {
 			unlock(h);
 			return write_hold_fresh(s, buf, num, limit, fd);
 		}
@@ -1358,7 +1368,7 @@ SOCKTUNE_HOOK void SSL_free(SSL *s)
 		lock(h);
 		/* What is held goes out; a failure has nobody left to be told, and
 		 * a connection already known dead is not written to again. */
-		if (h->ssl == s) {
+		if (hssl(h) == s) {
 			int ret, saved = errno;
 			if (SENDABLE(h) && ssl.err_set_mark && ssl.err_pop_to_mark) {
 				ssl.err_set_mark();
@@ -1386,9 +1396,9 @@ void tls_flush_thread(int why)
 		struct hold *h = mine[i];
 		int ret;
 		lock(h);
-		if (h->owner != &self || !h->ssl)
+		if (__atomic_load_n(&h->owner, __ATOMIC_RELAXED) != &self || !hssl(h))
 			mine_drop(h);
-		else if (SENDABLE(h) && !is_inside(h->ssl) && flush_locked(h, why, 1, &ret) == 1)
+		else if (SENDABLE(h) && !is_inside(hssl(h)) && flush_locked(h, why, 1, &ret) == 1)
 			release(h);
 		unlock(h);
 	}
@@ -1456,7 +1466,7 @@ static void flush_matching(int fd, int why, int wait)
 			lock(h);
 		else if (!trylock(h))
 			continue;
-		if (h->ssl == s && SENDABLE(h) && (fd < 0 || h->fd == fd)) {
+		if (hssl(h) == s && SENDABLE(h) && (fd < 0 || h->fd == fd)) {
 			int f = flush_locked(h, why, 1, &ret);
 			if (f == 0 && why == FLUSH_CLOSE)
 				f = close_full(h, fd);
@@ -1490,7 +1500,7 @@ void tls_flush_fd(int fd)
  * only after calls that succeeded.  socktune(7) says so. */
 uint64_t tls_send_late(uint64_t now)
 {
-	if (!slots || !__atomic_load_n(&socktune_tls_used, __ATOMIC_ACQUIRE))
+	if (!__atomic_load_n(&socktune_tls_used, __ATOMIC_ACQUIRE) || !slots)
 		return 0;
 	uint64_t max = bound_max(), next = 0;
 	int saved = errno;
@@ -1503,7 +1513,8 @@ uint64_t tls_send_late(uint64_t now)
 		uint64_t due = since + max;
 		if (due <= now && trylock(h)) {
 			int ret, f = 2;
-			if (h->ssl == s && h->since == since && SENDABLE(h) &&
+			if (hssl(h) == s && __atomic_load_n(&h->since, __ATOMIC_RELAXED) == since &&
+			    SENDABLE(h) &&
 			    !(h->owner && inside_of(h->owner, s)))
 				f = flush_locked(h, FLUSH_LATE, 1, &ret);
 			if (f == 1)
@@ -1533,7 +1544,7 @@ void tls_thread_ends(void)
 		if (__atomic_load_n(&h->owner, __ATOMIC_RELAXED) != &self)
 			continue;
 		lock(h);
-		if (h->owner == &self)
+		if (__atomic_load_n(&h->owner, __ATOMIC_RELAXED) == &self)
 			__atomic_store_n(&h->owner, NULL, __ATOMIC_RELAXED);
 		unlock(h);
 	}
@@ -1557,7 +1568,7 @@ void tls_fork_child(void)
 {
 	if (slots && socktune_tls_used)
 		for (int i = 0; i < SLOTS; i++)
-			if (slots[i].ssl)
+			if (hssl(&slots[i]))
 				memset(&slots[i], 0, offsetof(struct hold, buf));
 	socktune_tls_used = 0;
 	nmine = 0;

@@ -64,7 +64,15 @@ static void json_escape(char *out, size_t len, const char *s)
 
 int stats_format(char *buf, unsigned long len)
 {
-	const struct st_stats *s = &socktune_stats;
+	/* A snapshot, counter by counter: other threads (the bound's too) may
+	 * still count while it is taken. */
+	_Static_assert(sizeof(struct st_stats) % sizeof(unsigned long) == 0,
+		       "struct st_stats is made of unsigned longs");
+	struct st_stats snap;
+	unsigned long *to = (unsigned long *)&snap, *from = (unsigned long *)&socktune_stats;
+	for (size_t i = 0; i < sizeof(snap) / sizeof(unsigned long); i++)
+		to[i] = __atomic_load_n(&from[i], __ATOMIC_RELAXED);
+	const struct st_stats *s = &snap;
 	char prog[256];
 	json_escape(prog, sizeof(prog), socktune_prog);
 	int n = snprintf(

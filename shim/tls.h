@@ -31,6 +31,7 @@ void tls_flush_fd(int fd);
 
 /* The number of SSL objects holding bytes, in all threads. */
 extern int socktune_tls_used;
+#define tls_in_use() __atomic_load_n(&socktune_tls_used, __ATOMIC_RELAXED)
 
 /* Sends everything held in the process (exit, _exit, exec). */
 void tls_flush_all(int why);

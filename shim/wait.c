@@ -247,7 +247,7 @@ static int sem_taken_now(sem_t *s)
 	if (likely(!(socktune_tls_pending | socktune_cork_pending)))
 		return 0;
 	int saved = errno;
-	if (sem_trywait(s) == 0)
+	if (REAL(sem_trywait)(s) == 0)
 		return 1;
 	errno = saved;
 	return 0;
@@ -305,7 +305,7 @@ SOCKTUNE_HOOK int HOOK(pthread_mutex_lock)(pthread_mutex_t *m)
 		/* Whatever trylock says but EBUSY is what lock would say
 		 * (EDEADLK excepted: an error-checking mutex this thread
 		 * owns; lock says that too, after the flush). */
-		int r = pthread_mutex_trylock(m);
+		int r = REAL(pthread_mutex_trylock)(m);
 		if (r != EBUSY && r != EDEADLK)
 			return r;
 		/* Not from inside an SSL call: OpenSSL may hold a lock of its
@@ -452,7 +452,7 @@ INTERPOSE(__getdelim);
 /* shutdown(2) ends the stream below any TLS held for it. */
 SOCKTUNE_HOOK int HOOK(shutdown)(int fd, int how)
 {
-	if (unlikely(socktune_tls_used))
+	if (unlikely(tls_in_use()))
 		tls_flush_fd(fd);
 	/* SHUT_WR sends what is held with the FIN; SHUT_RD would not. */
 	if (unlikely(socktune_cork_pending))
@@ -480,7 +480,7 @@ static void leaving(int why)
 		return;
 	}
 	bound_pause();
-	if (unlikely(socktune_tls_used))
+	if (unlikely(tls_in_use()))
 		tls_flush_all(why);
 	/* A socket that survives exec keeps what MSG_MORE held. */
 	cork_push_thread();
