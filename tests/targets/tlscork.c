@@ -61,10 +61,11 @@
  *             none; close (the socket was dup'ed first, so the connection stays
  *             open: only a push sends what is held); shutdown (SHUT_RD: SHUT_WR's
  *             FIN would send it anyway); fork (the child sleeps 10 ms and _exits,
- *             the parent waitpids, which is no wait point); exec (the socket
+ *             the parent polls waitpid with WNOHANG, which is no wait point); exec (the socket
  *             survives into this program's "spin" role, which spins --spin-ms and
  *             exits; the summary is printed before); thread-exit (a second thread
- *             writes the bursts and ends; the main thread joins it, no wait point).
+ *             writes the bursts and ends; the main thread joins it: a wait point,
+ *             but of a thread that holds nothing).
  *             Then the --spin-ms busy loop, so nothing but the end sends.
  *           Prints: burst pid=P writes=N bytes=N hash=H segs_out=N cork_at_start=N
  *                   own_cork=N own_more=N written_ns=T end=E end_ns=T child=PID
@@ -1060,7 +1061,7 @@ static void run_burst(void)
 		pthread_t t;
 		if (pthread_create(&t, NULL, burst_loop, NULL) != 0)
 			die("pthread_create");
-		pthread_join(t, NULL); /* no wait point */
+		pthread_join(t, NULL); /* a wait point, but this thread holds nothing */
 		end_ns = bs.written_ns;
 	} else {
 		burst_loop(NULL);
@@ -1091,7 +1092,10 @@ static void run_burst(void)
 			_exit(0);
 		}
 		int st;
-		if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		pid_t got;
+		while ((got = waitpid(pid, &st, WNOHANG)) == 0)
+			; /* WNOHANG: no wait point, so only the fork pushes */
+		if (got != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
 			die("the child failed");
 		child = pid;
 	} else if (!strcmp(o.end, "exec")) {
