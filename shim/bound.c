@@ -101,7 +101,10 @@ static void *bound_main(void *unused)
 		if (next) {
 			__atomic_store_n(&idle, 0, __ATOMIC_RELAXED);
 			struct timespec t = {(time_t)(next / 1000000000u), (long)(next % 1000000000u)};
-			while (REAL(clock_nanosleep)(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, NULL) == EINTR)
+			/* The system call itself: no hook, and no need of the
+			 * libc function, which a portable build may lack. */
+			while (syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, TIMER_ABSTIME, &t, NULL) != 0 &&
+			       errno == EINTR)
 				;
 		} else if (!__atomic_load_n(&idle, __ATOMIC_RELAXED)) {
 			/* Said idle before the last look, so no hold is missed. */
@@ -113,7 +116,8 @@ static void *bound_main(void *unused)
 	return NULL;
 }
 
-/* 2 while one thread starts it: the others hold nothing meanwhile. */
+/* 2 while one thread starts it; the others may hold meanwhile (bound_ready),
+ * and should the start fail, what they held goes at their wait points. */
 int bound_start(void)
 {
 	int expected = 0;
