@@ -165,6 +165,10 @@ static void print_unhooked(void)
 		{"epoll_pwait2", ST_HAVE_EPOLL_PWAIT2},
 		{"clock_nanosleep", ST_HAVE_CLOCK_NANOSLEEP},
 		{"sem_timedwait", ST_HAVE_SEM_TIMEDWAIT},
+		{"sem_clockwait", ST_HAVE_SEM_CLOCKWAIT},
+		{"pthread_cond_clockwait", ST_HAVE_PTHREAD_COND_CLOCKWAIT},
+		{"sigwaitinfo", ST_HAVE_SIGWAITINFO},
+		{"sigtimedwait", ST_HAVE_SIGWAITINFO},
 		{"execvpe", ST_HAVE_EXECVPE},
 		{"fexecve", ST_HAVE_FEXECVE},
 		{"__read_chk", ST_HAVE___READ_CHK},
@@ -172,6 +176,7 @@ static void print_unhooked(void)
 		{"__recvfrom_chk", ST_HAVE___RECVFROM_CHK},
 		{"__poll_chk", ST_HAVE___POLL_CHK},
 		{"__ppoll_chk", ST_HAVE___PPOLL_CHK},
+		{"__getdelim", ST_HAVE___GETDELIM},
 	};
 	int n = 0;
 	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++)
