@@ -119,7 +119,7 @@ static void client_policy(int fd, const struct sockaddr *addr, socklen_t len)
 	if (!e || !e->family || (e->flags & FD_DONE) || !addr || len < sizeof(addr->sa_family) ||
 	    !mapped(addr, len) || addr->sa_family == AF_UNSPEC)
 		return;
-	e->flags |= FD_DONE;
+	__atomic_or_fetch(&e->flags, FD_DONE, __ATOMIC_RELAXED);
 	e->role = ST_ROLE_CLIENT;
 	e->owner = socktune_pid;
 
@@ -146,7 +146,7 @@ SOCKTUNE_HOOK int HOOK(connect)(int fd, const struct sockaddr *addr, socklen_t l
 	if (r == 0 || errno == EINPROGRESS) {
 		struct fd_state *e = fd_state_get(fd);
 		if (e && (e->flags & FD_DONE) && fd_state_is_tcp(e))
-			e->flags |= FD_TCP_COUNT;
+			__atomic_or_fetch(&e->flags, FD_TCP_COUNT, __ATOMIC_RELAXED);
 	}
 	return r;
 }
@@ -169,7 +169,7 @@ SOCKTUNE_HOOK int HOOK(listen)(int fd, int backlog)
 			e->listener_rcvbuf = o.rcvbuf;
 	}
 	if (e)
-		e->flags |= FD_LISTENER;
+		__atomic_or_fetch(&e->flags, FD_LISTENER, __ATOMIC_RELAXED);
 	errno = saved;
 	return real.listen(fd, backlog);
 }
