@@ -596,7 +596,7 @@ static struct hold *claim(SSL *s)
 		return NULL;
 	for (int i = 0; i < SLOTS; i++) {
 		SSL *expected = NULL;
-		if (__atomic_compare_exchange_n(&slots[i].ssl, &expected, s, 0, __ATOMIC_ACQ_REL,
+		if (__atomic_compare_exchange_n(&slots[i].ssl, &expected, s, 0, __ATOMIC_SEQ_CST,
 						__ATOMIC_RELAXED)) {
 			struct hold *h = &slots[i];
 			lock(h);
@@ -1083,6 +1083,13 @@ static int write_hold_fresh(SSL *s, const void *buf, size_t num, size_t limit, i
 	size_t room = batch_room(fd, fd_state_get(fd));
 	if (num > room || !(h = claim(s)))
 		return 0;
+	/* A BIO_f_ssl made since holdable() looked: its flush may have passed
+	 * this slot before it was claimed. */
+	if (__atomic_load_n(&bio_ssl_seen, __ATOMIC_SEQ_CST)) {
+		release(h);
+		unlock(h);
+		return 0;
+	}
 	h->fd = fd;
 	h->room = room;
 	append(h, buf, num);
@@ -1316,12 +1323,25 @@ SOCKTUNE_HOOK void SSL_set_shutdown(SSL *s, int mode)
 /* A BIO_f_ssl writes to its SSL through OpenSSL's internal write, which no
  * hook sees: once the program makes one, what is held goes out and nothing
  * is held again in this process. */
+static void flush_matching(int fd, int why, int wait);
+
 static void saw_bio_ssl(void)
 {
-	if (__atomic_exchange_n(&bio_ssl_seen, 1, __ATOMIC_ACQ_REL))
+	static int sent;
+	if (__atomic_exchange_n(&bio_ssl_seen, 1, __ATOMIC_SEQ_CST)) {
+		/* Another thread is sending what is held: its BIO_write must
+		 * not start before that is done. */
+		while (!__atomic_load_n(&sent, __ATOMIC_ACQUIRE))
+			sched_yield();
 		return;
+	}
 	log_info("the program uses BIO_f_ssl: TLS merging is off from now on");
-	tls_flush_all(FLUSH_CALL);
+	/* Every hold, those another thread is sending too (its wait point,
+	 * the bound's thread): the BIO's writes must come after all of them,
+	 * and must not run beside one. */
+	if (slots && __atomic_load_n(&socktune_tls_used, __ATOMIC_ACQUIRE))
+		flush_matching(-1, FLUSH_CALL, 1);
+	__atomic_store_n(&sent, 1, __ATOMIC_RELEASE);
 }
 
 SOCKTUNE_HOOK const BIO_METHOD *BIO_f_ssl(void)

@@ -44,6 +44,9 @@
  *                   descriptor is closed.  A socketpair takes the number; after a
  *                   poll(), what its other end received is printed: nothing, and
  *                   the peer, which reads 500 ms later, gets every byte
+ *   bio-thread      W(X, "held-"); a second thread makes a BIO_f_ssl on X and
+ *                   writes "by-thread" through it while the first waits in
+ *                   pthread_join: the peer gets "held-by-thread"
  *   big-tls         W(X, "abc"), W(X, "def") in a program with 1 MiB of static
  *                   thread-local storage, which glibc puts on every thread's stack
  *                   (the test reads socktune's statistics: both are held)
@@ -340,6 +343,19 @@ static void end_conns(int n)
 }
 
 static pthread_barrier_t written, forked;
+static int bio_thread_ret;
+
+/* bio-thread's second thread: the connection is handed to it, and it writes
+ * through a BIO_f_ssl, which no hook sees. */
+static void *bio_thread(void *arg)
+{
+	(void)arg;
+	BIO *b = BIO_new(BIO_f_ssl());
+	BIO_set_ssl(b, conns[0], BIO_NOCLOSE);
+	bio_thread_ret = BIO_write(b, "by-thread", 9);
+	BIO_free(b);
+	return NULL;
+}
 __thread char big_tls[1 << 20]; /* not static: kept, as a program's would be */
 
 static void *thread_t(void *arg)
@@ -419,6 +435,14 @@ static int client_main(const char *what)
 		say_call("read Y", conns[1], r);
 		fprintf(out, "read Y got=%.4s\n", buf);
 		end_conns(2);
+	} else if (!strcmp(what, "bio-thread")) {
+		start(what, 1, 0);
+		W(conns[0], "write", "held-", 5);
+		pthread_t t;
+		pthread_create(&t, NULL, bio_thread, NULL);
+		pthread_join(t, NULL);
+		fprintf(out, "thread BIO_write ret=%d\n", bio_thread_ret);
+		end_conns(1);
 	} else if (!strcmp(what, "big-tls")) {
 		/* Touched, so the linker keeps it: 1 MiB of static TLS per thread. */
 		((volatile char *)big_tls)[(unsigned char)what[0]] = 1;
