@@ -111,6 +111,10 @@ help:
 	@echo "make check-musl     the integration tests that can, against a musl build (musl-tools, curl)"
 	@echo "make check-portable the integration tests that can, against a build without the optional calls"
 	@echo "make check-paper    compile the macOS and FreeBSD branches (on paper only) against these headers"
+	@echo "make check-tsan     the threaded integration tests against a ThreadSanitizer build"
+	@echo "make check-conformance  2000 random TLS programs without and with socktune, compared"
+	@echo "make fuzz-conformance N=20000 SEED=1  as many as N asks, from SEED"
+	@echo "make fuzz-config    libFuzzer on the configuration path for FUZZ_TIME s (600); check-fuzz-config: 60 s"
 
 # Which of the calls socktune hooks this libc has; FEATURES_OFF (names, or
 # "all") says no without asking, as `make check-portable` does.
