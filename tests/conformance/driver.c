@@ -20,11 +20,10 @@
  *  - The run with socktune differs from them: the baseline runs up to four
  *    times more, and if one of those runs matches the run with socktune, the
  *    scenario is a baseline flake too; otherwise it is a difference.
- *  - It took more than 100 ms longer than the slower of the two: both are run
- *    once more, and if it is still 100 ms slower, the seed is a candidate.
- *    When every scenario has run, each candidate is run alone, with nothing
- *    else running beside it, three times with and without socktune: if it is
- *    100 ms slower every time, it is a stall.  A slow run that does not repeat
+ *  - It took more than 100 ms longer than the slower of the two: the seed is
+ *    a candidate.  When every scenario has run, each candidate is run alone,
+ *    with nothing else running beside it, three times with and without
+ *    socktune: if it is 100 ms slower every time, it is a stall.  A slow run that does not repeat
  *    is counted as noise (the runs in parallel, on a machine of 2 cores, slow
  *    each other down).
  * A client still running after --timeout-ms is killed (its transcript then says
@@ -377,20 +376,9 @@ static struct result run_scenario(uint64_t seed)
 			run_free(&b);
 		}
 	} else if (p.ms > (b1.ms > b2.ms ? b1.ms : b2.ms) + STALL_MS) {
-		struct run_out p2, b3;
-		debug_runs = true;
-		run_once(&s, true, dir, &p2);
-		run_once(&s, false, dir, &b3);
-		debug_runs = false;
-		if (p2.ms > b3.ms + STALL_MS) {
-			r.verdict = V_SLOW;
-			snprintf(r.what, sizeof r.what, "%ld ms with socktune against %ld and %ld without; again %ld against %ld",
-				 p.ms, b1.ms, b2.ms, p2.ms, b3.ms);
-		} else {
-			r.verdict = V_SLOW_NOISE;
-		}
-		run_free(&p2);
-		run_free(&b3);
+		r.verdict = V_SLOW; /* judged by confirm_stall, alone */
+		snprintf(r.what, sizeof r.what, "%ld ms with socktune against %ld and %ld without", p.ms, b1.ms,
+			 b2.ms);
 	}
 	run_free(&b1);
 	run_free(&p);
@@ -540,7 +528,7 @@ static int cmd_run(uint64_t from, uint64_t count, int jobs, uint64_t progress, c
 	}
 	double secs = (double)(now_us() - t0) / 1e6;
 	printf("conform: %llu scenarios (seeds %llu..%llu) in %.1f s, %d in parallel: %llu differences, %llu stalls, "
-	       "%llu errors, %llu baseline flakes (%.2f%%), %llu slow runs not repeated (noise)\n",
+	       "%llu errors, %llu baseline flakes (%.2f%%), %llu slow runs that did not repeat alone (noise)\n",
 	       (unsigned long long)count, (unsigned long long)from, (unsigned long long)(from + count - 1), secs, jobs,
 	       (unsigned long long)n[V_DIFF], (unsigned long long)n[V_STALL], (unsigned long long)n[V_ERROR],
 	       (unsigned long long)n[V_FLAKY], 100.0 * (double)n[V_FLAKY] / (double)(count ? count : 1),
