@@ -38,7 +38,9 @@ struct fd_state {
 	uint8_t cork;         /* ST_CORK_* decided for this socket */
 	uint32_t notsent_lowat; /* the program's TCP_NOTSENT_LOWAT; 0 = the sysctl's */
 	uint32_t sndbuf_seen;   /* SO_SNDBUF as TLS holding last asked it; 0 = ask */
-	uint64_t cork_since;    /* when auto-corking began to hold a tail here; 0 = none */
+	/* When auto-corking began to hold a tail here, 0 for none; aligned for
+	 * the atomics on 32-bit systems too. */
+	uint64_t cork_since __attribute__((aligned(8)));
 };
 
 /* An inet or inet6 stream socket: the only kind TCP options and TCP_INFO

@@ -397,7 +397,9 @@ struct hold {
 	const struct thread_self *owner; /* the holding thread */
 	int fd;
 	int state;
-	uint64_t since;    /* when the first byte now held was taken (bound_now) */
+	/* When the first byte now held was taken (bound_now); aligned for the
+	 * atomics on 32-bit systems too. */
+	uint64_t since __attribute__((aligned(8)));
 	size_t len, room;
 	size_t last;       /* where the last piece held starts */
 	int gather;        /* the flush is writing a record that waits for the next */

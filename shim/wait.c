@@ -411,11 +411,16 @@ SOCKTUNE_HOOK int HOOK(getc)(FILE *f)
 }
 INTERPOSE(getc);
 
-SOCKTUNE_HOOK int HOOK(getchar)(void)
+/* glibc's <bits/stdio.h> defines getchar and getline inline when the
+ * compiler optimizes, and clang takes no attribute after a definition: for
+ * those two, the export comes from the pragma. */
+#pragma GCC visibility push(default)
+int HOOK(getchar)(void)
 {
 	WAIT();
 	return REAL(getchar)();
 }
+#pragma GCC visibility pop
 INTERPOSE(getchar);
 
 SOCKTUNE_HOOK size_t HOOK(fread)(void *buf, size_t size, size_t n, FILE *f)
@@ -425,11 +430,13 @@ SOCKTUNE_HOOK size_t HOOK(fread)(void *buf, size_t size, size_t n, FILE *f)
 }
 INTERPOSE(fread);
 
-SOCKTUNE_HOOK ssize_t HOOK(getline)(char **line, size_t *len, FILE *f)
+#pragma GCC visibility push(default)
+ssize_t HOOK(getline)(char **line, size_t *len, FILE *f)
 {
 	WAIT();
 	return REAL(getline)(line, len, f);
 }
+#pragma GCC visibility pop
 INTERPOSE(getline);
 
 SOCKTUNE_HOOK ssize_t HOOK(getdelim)(char **line, size_t *len, int delim, FILE *f)
