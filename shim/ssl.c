@@ -419,7 +419,11 @@ struct hold {
 
 /* Mapped once (claim), read by every thread and the bound's: acquire. */
 static struct hold *slots_mem;
-#define slots (__atomic_load_n(&slots_mem, __ATOMIC_ACQUIRE))
+
+static inline struct hold *slot_table(void)
+{
+	return __atomic_load_n(&slots_mem, __ATOMIC_ACQUIRE);
+}
 int socktune_tls_used;
 
 /* The SSL objects a thread is inside a hooked call on, innermost last (past
@@ -565,11 +569,12 @@ static struct hold *find(SSL *s)
 	for (int i = 0; i < nmine; i++)
 		if (hssl(mine[i]) == s)
 			return mine[i];
-	if (!__atomic_load_n(&socktune_tls_used, __ATOMIC_ACQUIRE) || !slots)
+	struct hold *t = __atomic_load_n(&socktune_tls_used, __ATOMIC_ACQUIRE) ? slot_table() : NULL;
+	if (!t)
 		return NULL;
 	for (int i = 0; i < SLOTS; i++)
-		if (__atomic_load_n(&slots[i].ssl, __ATOMIC_ACQUIRE) == s)
-			return &slots[i];
+		if (__atomic_load_n(&t[i].ssl, __ATOMIC_ACQUIRE) == s)
+			return &t[i];
 	return NULL;
 }
 
@@ -594,13 +599,14 @@ static struct hold *claim(SSL *s)
 	pthread_once(&once, make_slots);
 	if (nmine == MINE_MAX)
 		mine_prune();
-	if (!slots || nmine == MINE_MAX)
+	struct hold *t = slot_table();
+	if (!t || nmine == MINE_MAX)
 		return NULL;
 	for (int i = 0; i < SLOTS; i++) {
 		SSL *expected = NULL;
-		if (__atomic_compare_exchange_n(&slots[i].ssl, &expected, s, 0, __ATOMIC_SEQ_CST,
+		if (__atomic_compare_exchange_n(&t[i].ssl, &expected, s, 0, __ATOMIC_SEQ_CST,
 						__ATOMIC_RELAXED)) {
-			struct hold *h = &slots[i];
+			struct hold *h = &t[i];
 			lock(h);
 			__atomic_add_fetch(&socktune_tls_used, 1, __ATOMIC_RELEASE);
 			__atomic_store_n(&h->owner, NULL, __ATOMIC_RELAXED);
@@ -1341,7 +1347,7 @@ static void saw_bio_ssl(void)
 	/* Every hold, those another thread is sending too (its wait point,
 	 * the bound's thread): the BIO's writes must come after all of them,
 	 * and must not run beside one. */
-	if (slots && __atomic_load_n(&socktune_tls_used, __ATOMIC_ACQUIRE))
+	if (slot_table() && __atomic_load_n(&socktune_tls_used, __ATOMIC_ACQUIRE))
 		flush_matching(-1, FLUSH_CALL, 1);
 	__atomic_store_n(&sent, 1, __ATOMIC_RELEASE);
 }
@@ -1470,12 +1476,13 @@ static int close_full(struct hold *h, int fd)
  * sent later to whatever socket takes the number). */
 static void flush_matching(int fd, int why, int wait)
 {
-	if (!slots || !__atomic_load_n(&socktune_tls_used, __ATOMIC_ACQUIRE) || in_flush)
+	struct hold *t = slot_table();
+	if (!t || !__atomic_load_n(&socktune_tls_used, __ATOMIC_ACQUIRE) || in_flush)
 		return;
 	int saved = errno;
 	in_flush++;
 	for (int i = 0; i < SLOTS; i++) {
-		struct hold *h = &slots[i];
+		struct hold *h = &t[i];
 		int ret;
 		SSL *s = __atomic_load_n(&h->ssl, __ATOMIC_ACQUIRE);
 		if (!s || (fd >= 0 && h->fd != fd) || is_inside(s))
@@ -1522,12 +1529,13 @@ void tls_flush_fd(int fd)
  * only after calls that succeeded.  socktune(7) says so. */
 uint64_t tls_send_late(uint64_t now)
 {
-	if (!__atomic_load_n(&socktune_tls_used, __ATOMIC_ACQUIRE) || !slots)
+	struct hold *t = __atomic_load_n(&socktune_tls_used, __ATOMIC_ACQUIRE) ? slot_table() : NULL;
+	if (!t)
 		return 0;
 	uint64_t max = bound_max(), next = 0;
 	int saved = errno;
 	for (int i = 0; i < SLOTS; i++) {
-		struct hold *h = &slots[i];
+		struct hold *h = &t[i];
 		SSL *s = __atomic_load_n(&h->ssl, __ATOMIC_ACQUIRE);
 		uint64_t since = __atomic_load_n(&h->since, __ATOMIC_RELAXED);
 		if (!s || !since)
@@ -1559,10 +1567,11 @@ uint64_t tls_send_late(uint64_t now)
 
 void tls_thread_ends(void)
 {
-	if (!slots || !__atomic_load_n(&socktune_tls_used, __ATOMIC_ACQUIRE))
+	struct hold *t = slot_table();
+	if (!t || !__atomic_load_n(&socktune_tls_used, __ATOMIC_ACQUIRE))
 		return;
 	for (int i = 0; i < SLOTS; i++) {
-		struct hold *h = &slots[i];
+		struct hold *h = &t[i];
 		if (__atomic_load_n(&h->owner, __ATOMIC_RELAXED) != &self)
 			continue;
 		lock(h);
@@ -1588,10 +1597,11 @@ void tls_fork_prepare(void)
 
 void tls_fork_child(void)
 {
-	if (slots && socktune_tls_used)
+	struct hold *t = slot_table();
+	if (t && socktune_tls_used)
 		for (int i = 0; i < SLOTS; i++)
-			if (hssl(&slots[i]))
-				memset(&slots[i], 0, offsetof(struct hold, buf));
+			if (hssl(&t[i]))
+				memset(&t[i], 0, offsetof(struct hold, buf));
 	socktune_tls_used = 0;
 	nmine = 0;
 	socktune_tls_pending = 0;
