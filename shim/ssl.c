@@ -1098,7 +1098,8 @@ static int write_hold_fresh(SSL *s, const void *buf, size_t num, size_t limit, i
 		unlock(h);
 		return 0;
 	}
-	h->fd = fd;
+	/* flush_matching reads it unlocked, to pass over other sockets' slots. */
+	__atomic_store_n(&h->fd, fd, __ATOMIC_RELAXED);
 	h->room = room;
 	append(h, buf, num);
 	unlock(h);
@@ -1485,7 +1486,7 @@ static void flush_matching(int fd, int why, int wait)
 		struct hold *h = &t[i];
 		int ret;
 		SSL *s = __atomic_load_n(&h->ssl, __ATOMIC_ACQUIRE);
-		if (!s || (fd >= 0 && h->fd != fd) || is_inside(s))
+		if (!s || (fd >= 0 && __atomic_load_n(&h->fd, __ATOMIC_RELAXED) != fd) || is_inside(s))
 			continue;
 		/* A slot this very thread has locked: a signal handler came in
 		 * while socktune had it; waiting would never end. */
