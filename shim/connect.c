@@ -135,14 +135,14 @@ static void client_policy(int fd, const struct sockaddr *addr, socklen_t len)
 SOCKTUNE_HOOK int HOOK(connect)(int fd, const struct sockaddr *addr, socklen_t len)
 {
 	if (!st_mode())
-		return real.connect(fd, addr, len);
+		return libc.connect(fd, addr, len);
 	/* A blocking connect waits for the handshake. */
 	WAIT();
 
 	int saved = errno;
 	client_policy(fd, addr, len);
 	errno = saved;
-	int r = real.connect(fd, addr, len);
+	int r = libc.connect(fd, addr, len);
 	if (r == 0 || errno == EINPROGRESS) {
 		struct fd_state *e = fd_state_get(fd);
 		if (e && (e->flags & FD_DONE) && fd_state_is_tcp(e))
@@ -155,7 +155,7 @@ INTERPOSE(connect);
 SOCKTUNE_HOOK int HOOK(listen)(int fd, int backlog)
 {
 	if (!st_mode())
-		return real.listen(fd, backlog);
+		return libc.listen(fd, backlog);
 
 	int saved = errno;
 	struct fd_state *e = sock_validate(fd);
@@ -171,7 +171,7 @@ SOCKTUNE_HOOK int HOOK(listen)(int fd, int backlog)
 	if (e)
 		__atomic_or_fetch(&e->flags, FD_LISTENER, __ATOMIC_RELAXED);
 	errno = saved;
-	return real.listen(fd, backlog);
+	return libc.listen(fd, backlog);
 }
 INTERPOSE(listen);
 
@@ -230,9 +230,9 @@ static int accepted(int lfd, int fd)
 SOCKTUNE_HOOK int HOOK(accept)(int lfd, struct sockaddr *addr, socklen_t *lenp)
 {
 	if (!st_mode())
-		return real.accept(lfd, addr, lenp);
+		return libc.accept(lfd, addr, lenp);
 	WAIT();
-	return accepted(lfd, real.accept(lfd, addr, lenp));
+	return accepted(lfd, libc.accept(lfd, addr, lenp));
 }
 INTERPOSE(accept);
 
@@ -240,9 +240,9 @@ INTERPOSE(accept);
 SOCKTUNE_HOOK int HOOK(accept4)(int lfd, struct sockaddr *addr, socklen_t *lenp, int flags)
 {
 	if (!st_mode())
-		return real.accept4(lfd, addr, lenp, flags);
+		return libc.accept4(lfd, addr, lenp, flags);
 	WAIT();
-	return accepted(lfd, real.accept4(lfd, addr, lenp, flags));
+	return accepted(lfd, libc.accept4(lfd, addr, lenp, flags));
 }
 INTERPOSE(accept4);
 #endif

@@ -54,7 +54,7 @@ static void push(int fd)
 	if (e->cork != ST_CORK_AUTO || (e->flags & FD_USER_CORK))
 		return;
 	int off = 0;
-	if (real.setsockopt(fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off)) == 0)
+	if (libc.setsockopt(fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off)) == 0)
 		stat_inc(cork_pushes);
 #else
 	(void)fd;
@@ -188,7 +188,7 @@ void cork_for_life(int fd, struct fd_state *e)
 #endif
 	if (!on || e->cork != ST_CORK_ON || (e->flags & FD_USER_CORK))
 		return;
-	if (real.setsockopt(fd, IPPROTO_TCP, name, &on, sizeof(on)) == 0)
+	if (libc.setsockopt(fd, IPPROTO_TCP, name, &on, sizeof(on)) == 0)
 		stat_inc(cork_corked);
 	else
 		stat_inc(failures);

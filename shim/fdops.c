@@ -57,7 +57,7 @@ static void retire_range(unsigned lo, unsigned hi)
 SOCKTUNE_HOOK int HOOK(socket)(int domain, int type, int protocol)
 {
 	int on = st_mode();
-	int fd = real.socket(domain, type, protocol);
+	int fd = libc.socket(domain, type, protocol);
 	if (fd >= 0 && on)
 		sock_note_created(fd, domain, type);
 	return fd;
@@ -67,7 +67,7 @@ INTERPOSE(socket);
 SOCKTUNE_HOOK int HOOK(socketpair)(int domain, int type, int protocol, int sv[2])
 {
 	int on = st_mode();
-	int r = real.socketpair(domain, type, protocol, sv);
+	int r = libc.socketpair(domain, type, protocol, sv);
 	if (r == 0 && on) {
 		sock_note_created(sv[0], domain, type);
 		sock_note_created(sv[1], domain, type);
@@ -83,7 +83,7 @@ SOCKTUNE_HOOK int HOOK(close)(int fd)
 		retire(fd);
 		errno = saved;
 	}
-	return real.close(fd);
+	return libc.close(fd);
 }
 INTERPOSE(close);
 
@@ -101,8 +101,8 @@ static int copied(int newfd, int oldfd)
 SOCKTUNE_HOOK int HOOK(dup)(int oldfd)
 {
 	if (!st_mode())
-		return real.dup(oldfd);
-	return copied(real.dup(oldfd), oldfd);
+		return libc.dup(oldfd);
+	return copied(libc.dup(oldfd), oldfd);
 }
 INTERPOSE(dup);
 
@@ -113,7 +113,7 @@ static void retire_target(int oldfd, int newfd)
 	if (oldfd == newfd || !e || !e->flags)
 		return;
 	int saved = errno;
-	if (real.fcntl(oldfd, F_GETFD) >= 0)
+	if (libc.fcntl(oldfd, F_GETFD) >= 0)
 		retire(newfd);
 	errno = saved;
 }
@@ -121,9 +121,9 @@ static void retire_target(int oldfd, int newfd)
 SOCKTUNE_HOOK int HOOK(dup2)(int oldfd, int newfd)
 {
 	if (!st_mode())
-		return real.dup2(oldfd, newfd);
+		return libc.dup2(oldfd, newfd);
 	retire_target(oldfd, newfd);
-	return copied(real.dup2(oldfd, newfd), oldfd);
+	return copied(libc.dup2(oldfd, newfd), oldfd);
 }
 INTERPOSE(dup2);
 
@@ -131,9 +131,9 @@ INTERPOSE(dup2);
 SOCKTUNE_HOOK int HOOK(dup3)(int oldfd, int newfd, int flags)
 {
 	if (!st_mode())
-		return real.dup3(oldfd, newfd, flags);
+		return libc.dup3(oldfd, newfd, flags);
 	retire_target(oldfd, newfd);
-	return copied(real.dup3(oldfd, newfd, flags), oldfd);
+	return copied(libc.dup3(oldfd, newfd, flags), oldfd);
 }
 INTERPOSE(dup3);
 #endif
@@ -154,9 +154,9 @@ SOCKTUNE_HOOK int HOOK(fcntl)(int fd, int cmd, ...)
 	va_start(ap, cmd);
 	void *arg = va_arg(ap, void *);
 	va_end(ap);
-	if (unlikely(!real.fcntl))
+	if (unlikely(!libc.fcntl))
 		real_bind();
-	return fcntl_common(real.fcntl, fd, cmd, arg);
+	return fcntl_common(libc.fcntl, fd, cmd, arg);
 }
 INTERPOSE(fcntl);
 
@@ -167,9 +167,9 @@ SOCKTUNE_HOOK int HOOK(fcntl64)(int fd, int cmd, ...)
 	va_start(ap, cmd);
 	void *arg = va_arg(ap, void *);
 	va_end(ap);
-	if (unlikely(!real.fcntl64))
+	if (unlikely(!libc.fcntl64))
 		real_bind();
-	return fcntl_common(real.fcntl64, fd, cmd, arg);
+	return fcntl_common(libc.fcntl64, fd, cmd, arg);
 }
 INTERPOSE(fcntl64);
 #endif
@@ -178,15 +178,15 @@ INTERPOSE(fcntl64);
 SOCKTUNE_HOOK int HOOK(close_range)(unsigned lo, unsigned hi, int flags)
 {
 	if (!st_mode())
-		return real.close_range(lo, hi, flags);
+		return libc.close_range(lo, hi, flags);
 	/* With CLOSE_RANGE_CLOEXEC nothing is closed now; exec will do it,
 	 * and exec starts a fresh table anyway. */
 	if ((unsigned)flags & CLOSE_RANGE_CLOEXEC)
-		return real.close_range(lo, hi, flags);
+		return libc.close_range(lo, hi, flags);
 	int saved = errno;
 	retire_range(lo, hi);
 	errno = saved;
-	return real.close_range(lo, hi, flags);
+	return libc.close_range(lo, hi, flags);
 }
 INTERPOSE(close_range);
 #endif
@@ -199,7 +199,7 @@ SOCKTUNE_HOOK void HOOK(closefrom)(int lo)
 		retire_range((unsigned)lo, ~0U);
 		errno = saved;
 	}
-	real.closefrom(lo);
+	libc.closefrom(lo);
 }
 INTERPOSE(closefrom);
 #endif
@@ -240,13 +240,13 @@ static int pushes(int level, int name)
 SOCKTUNE_HOOK int HOOK(setsockopt)(int fd, int level, int name, const void *val, socklen_t len)
 {
 	if (!st_mode())
-		return real.setsockopt(fd, level, name, val, len);
+		return libc.setsockopt(fd, level, name, val, len);
 	/* A program that corks its socket itself ends a burst by uncorking it:
 	 * TLS bytes held for it go out first, to leave with the push, not
 	 * after it into a socket corked again for the kernel's 200 ms. */
 	if (unlikely(tls_in_use()) && pushes(level, name))
 		tls_flush_fd(fd);
-	int r = real.setsockopt(fd, level, name, val, len);
+	int r = libc.setsockopt(fd, level, name, val, len);
 #ifdef TCP_NOTSENT_LOWAT
 	/* Read only now that the kernel has read it: a bad pointer is its to
 	 * report.  A held TLS flush must fit under this mark (ssl.c). */

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-struct socktune_real socktune_real;
+struct socktune_real libc;
 
 #if ST_HAVE_CLOSE_RANGE
 static int missing_close_range(unsigned lo, unsigned hi, int flags)
@@ -40,9 +40,9 @@ static int missing_fcntl64(int fd, int cmd, ...)
 #if defined(__APPLE__)
 /* dyld does not interpose the library's own references: they are the
  * originals, and need no lookup. */
-#define BIND_AS(field, f) (real.field = f)
+#define BIND_AS(field, f) (libc.field = f)
 #else
-#define BIND_AS(field, f) (*(void **)&real.field = dlsym(RTLD_NEXT, #f))
+#define BIND_AS(field, f) (*(void **)&libc.field = dlsym(RTLD_NEXT, #f))
 #endif
 #define BIND(f) BIND_AS(f, f)
 
@@ -67,18 +67,18 @@ static void bind_all(void)
 	BIND(fcntl);
 #if ST_HAVE_FCNTL64
 	BIND(fcntl64);
-	if (!real.fcntl64)
-		real.fcntl64 = real.fcntl ? real.fcntl : missing_fcntl64;
+	if (!libc.fcntl64)
+		libc.fcntl64 = libc.fcntl ? libc.fcntl : missing_fcntl64;
 #endif
 #if ST_HAVE_CLOSE_RANGE
 	BIND(close_range);
-	if (!real.close_range)
-		real.close_range = missing_close_range;
+	if (!libc.close_range)
+		libc.close_range = missing_close_range;
 #endif
 #if ST_HAVE_CLOSEFROM
 	BIND(closefrom);
-	if (!real.closefrom)
-		real.closefrom = missing_closefrom;
+	if (!libc.closefrom)
+		libc.closefrom = missing_closefrom;
 #endif
 	BIND(write);
 	BIND(send);

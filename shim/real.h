@@ -108,13 +108,14 @@ struct socktune_real {
 	void (*_Exit)(int) __attribute__((noreturn));
 };
 
-extern struct socktune_real socktune_real;
-#define real socktune_real
+/* The table itself: libc.write is the write the hooks call through.  (A
+ * hidden variable, not a macro: nothing else named libc is rewritten.) */
+extern struct socktune_real libc;
 
 /* Binds every entry; safe to call from many threads, binds once. */
 void real_bind(void);
 
-/* real.f, bound first if this is the library's first call of all. */
-#define REAL(f) (*(__builtin_expect(real.f == NULL, 0) ? (real_bind(), real.f) : real.f))
+/* libc.f, bound first if this is the library's first call of all. */
+#define REAL(f) (*(__builtin_expect(libc.f == NULL, 0) ? (real_bind(), libc.f) : libc.f))
 
 #endif

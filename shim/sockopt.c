@@ -73,9 +73,9 @@ struct fd_state *sock_validate(int fd)
 
 	int domain = 0, type = 0;
 	socklen_t len = sizeof(int);
-	real.getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len);
+	libc.getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len);
 	len = sizeof(int);
-	real.getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len);
+	libc.getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len);
 	log_debug("fd %d: not seen created or reused; the kernel says %s %s", fd,
 		  family_name(fam_bit(domain)), type_name(type_bit(type)));
 	sock_note_created(fd, domain, type);
@@ -95,7 +95,7 @@ static void check_clamp(int fd, int name, int asked)
 #ifdef __linux__
 	int got = 0;
 	socklen_t len = sizeof(got);
-	if (real.getsockopt(fd, SOL_SOCKET, name, &got, &len) < 0)
+	if (libc.getsockopt(fd, SOL_SOCKET, name, &got, &len) < 0)
 		return;
 	/* Linux stores twice what was asked, for its own bookkeeping. */
 	if (got / 2 >= asked)
@@ -158,7 +158,7 @@ unsigned sockopt_apply(int fd, const struct fd_state *e, const struct st_opts *o
 			continue;
 		}
 		int v = (int)value;
-		if (real.setsockopt(fd, d->level, d->name, &v, sizeof(v)) < 0) {
+		if (libc.setsockopt(fd, d->level, d->name, &v, sizeof(v)) < 0) {
 			stat_inc(failures);
 			log_info("fd %d: setting %s %s failed: %m", fd, d->label, shown);
 			continue;

@@ -790,10 +790,10 @@ static ssize_t send_wire(struct hold *h, int fd, const void *buf, size_t len)
 	int more = e && e->cork ? cork_flags(fd, e) : 0;
 	for (;;) {
 		if (!h->wire_len)
-			return more ? real.send(fd, buf, len, more) : real.write(fd, buf, len);
+			return more ? libc.send(fd, buf, len, more) : libc.write(fd, buf, len);
 		struct iovec v[2] = {{h->wire, h->wire_len}, {(void *)buf, len}};
 		struct msghdr msg = {.msg_iov = v, .msg_iovlen = 2};
-		ssize_t r = more ? real.sendmsg(fd, &msg, more) : real.writev(fd, v, 2);
+		ssize_t r = more ? libc.sendmsg(fd, &msg, more) : libc.writev(fd, v, 2);
 		if (r <= 0 || (size_t)r > h->wire_len) {
 			if (r > 0) {
 				r -= (ssize_t)h->wire_len;
@@ -937,8 +937,8 @@ static void read_notsent_lowat(void)
 	int fd = open("/proc/sys/net/ipv4/tcp_notsent_lowat", O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return;
-	ssize_t n = real.read(fd, text, sizeof(text) - 1);
-	real.close(fd);
+	ssize_t n = libc.read(fd, text, sizeof(text) - 1);
+	libc.close(fd);
 	if (n > 0)
 		notsent_lowat_sysctl = strtoul(text, NULL, 10);
 }
@@ -978,14 +978,14 @@ static size_t batch_room(int fd, struct fd_state *e)
 	if (__atomic_load_n(&e->flags, __ATOMIC_RELAXED) & FD_WR_SHUT)
 		return 0;
 	struct pollfd p = {.fd = fd, .events = POLLOUT};
-	if (real.poll(&p, 1, 0) != 1 || (p.revents & (POLLERR | POLLHUP | POLLNVAL)) ||
+	if (libc.poll(&p, 1, 0) != 1 || (p.revents & (POLLERR | POLLHUP | POLLNVAL)) ||
 	    !(p.revents & POLLOUT))
 		return 0;
 	long sndbuf = (long)__atomic_load_n(&e->sndbuf_seen, __ATOMIC_RELAXED);
 	if (!sndbuf) {
 		int v = 0;
 		socklen_t len = sizeof(v);
-		if (real.getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, &len) < 0 || v <= 0)
+		if (libc.getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, &len) < 0 || v <= 0)
 			return 0;
 		sndbuf = v;
 		__atomic_store_n(&e->sndbuf_seen, (uint32_t)v, __ATOMIC_RELAXED);
@@ -1450,12 +1450,12 @@ static int close_full(struct hold *h, int fd)
 #if defined(SIOCOUTQ)
 	int ret, was = 0, queued = 0;
 	socklen_t len = sizeof(was);
-	if (real.getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &was, &len) == 0 &&
+	if (libc.getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &was, &len) == 0 &&
 	    ioctl(fd, SIOCOUTQ, &queued) == 0 && queued >= 0 && queued < INT32_MAX / 4) {
 		int room = 2 * (queued + (int)WIRE_MAX) + 4096, back = was / 2;
-		if (real.setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &room, sizeof(room)) == 0) {
+		if (libc.setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &room, sizeof(room)) == 0) {
 			f = flush_locked(h, FLUSH_CLOSE, 1, &ret);
-			real.setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &back, sizeof(back));
+			libc.setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &back, sizeof(back));
 		}
 	}
 #else

@@ -32,7 +32,7 @@ void stats_tcp_collect(int fd)
 	struct tcp_info ti;
 	socklen_t len = sizeof(ti);
 	memset(&ti, 0, sizeof(ti));
-	if (real.getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+	if (libc.getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
 		return;
 	stat_inc(tcp_connections);
 	stat_add(tcp_total_retrans, ti.tcpi_total_retrans);
@@ -146,7 +146,7 @@ void stats_report(void)
 	collect_open_tcp();
 	int n = stats_format(buf, sizeof(buf));
 	if (!strcmp(dest, "stderr")) {
-		real.write(2, buf, (size_t)n);
+		libc.write(2, buf, (size_t)n);
 		return;
 	}
 	if (stats_path(path, sizeof(path), dest) < 0) {
@@ -160,7 +160,7 @@ void stats_report(void)
 		log_error("stats: cannot open %s: %m", path);
 		return;
 	}
-	if (real.write(fd, buf, (size_t)n) != n)
+	if (libc.write(fd, buf, (size_t)n) != n)
 		log_error("stats: cannot write %s: %m", path);
-	real.close(fd);
+	libc.close(fd);
 }

@@ -106,7 +106,7 @@ SOCKTUNE_HOOK int HOOK(epoll_pwait2)(int ep, struct epoll_event *ev, int n, cons
 		errno = ENOSYS;
 		return -1;
 	}
-	return real.epoll_pwait2(ep, ev, n, t, m);
+	return libc.epoll_pwait2(ep, ev, n, t, m);
 }
 INTERPOSE(epoll_pwait2);
 #endif

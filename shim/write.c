@@ -51,7 +51,7 @@ static struct fd_state *acting(int fd)
 SOCKTUNE_HOOK ssize_t HOOK(write)(int fd, const void *buf, size_t len)
 {
 	if (st_mode() != ST_MODE_ON)
-		return real.write(fd, buf, len);
+		return libc.write(fd, buf, len);
 	/* OpenSSL writing the records of a TLS flush (ssl.c). */
 	if (unlikely(fd == socktune_tls_wire_fd) && fd >= 0)
 		return tls_wire_write(fd, buf, len);
@@ -59,10 +59,10 @@ SOCKTUNE_HOOK ssize_t HOOK(write)(int fd, const void *buf, size_t len)
 	int more = e && e->cork ? cork_flags(fd, e) : 0;
 	/* On a socket, write(2) is send(2) with no flags. */
 	if (likely(!more))
-		return real.write(fd, buf, len);
+		return libc.write(fd, buf, len);
 	int saved = errno;
-	ssize_t r = real.send(fd, buf, len, more);
-	return not_a_socket(fd, r, saved) ? real.write(fd, buf, len) : r;
+	ssize_t r = libc.send(fd, buf, len, more);
+	return not_a_socket(fd, r, saved) ? libc.write(fd, buf, len) : r;
 }
 INTERPOSE(write);
 
@@ -82,7 +82,7 @@ static int send_flags(int fd, struct fd_state *e, int flags)
 
 SOCKTUNE_HOOK ssize_t HOOK(send)(int fd, const void *buf, size_t len, int flags)
 {
-	return real.send(fd, buf, len, send_flags(fd, acting(fd), flags));
+	return libc.send(fd, buf, len, send_flags(fd, acting(fd), flags));
 }
 INTERPOSE(send);
 
@@ -115,7 +115,7 @@ SOCKTUNE_HOOK ssize_t HOOK(writev)(int fd, const struct iovec *iov, int iovcnt)
 	struct fd_state *e = acting(fd);
 	/* Out-of-range counts go to the kernel as they are, for its errno. */
 	if (likely(!e) || iovcnt < 1 || iovcnt > IOV_MAX)
-		return real.writev(fd, iov, iovcnt);
+		return libc.writev(fd, iov, iovcnt);
 
 	char buf[ST_MERGE_MAX];
 	struct iovec out[MERGE_IOV_MAX];
@@ -125,7 +125,7 @@ SOCKTUNE_HOOK ssize_t HOOK(writev)(int fd, const struct iovec *iov, int iovcnt)
 	if (more) {
 		struct msghdr msg = {.msg_iov = (struct iovec *)v, .msg_iovlen = (size_t)n};
 		int saved = errno;
-		ssize_t r = real.sendmsg(fd, &msg, more);
+		ssize_t r = libc.sendmsg(fd, &msg, more);
 		if (!not_a_socket(fd, r, saved))
 			return r;
 	}
@@ -133,8 +133,8 @@ SOCKTUNE_HOOK ssize_t HOOK(writev)(int fd, const struct iovec *iov, int iovcnt)
 	 * one-element writev(2) means, except for nothing at all: write(2) of 0
 	 * bytes sends an empty datagram, writev(2) of empty iovecs does not. */
 	if (n == 1 && v != iov && v[0].iov_len)
-		return real.write(fd, v[0].iov_base, v[0].iov_len);
-	return real.writev(fd, v, n);
+		return libc.write(fd, v[0].iov_base, v[0].iov_len);
+	return libc.writev(fd, v, n);
 }
 INTERPOSE(writev);
 
@@ -144,7 +144,7 @@ SOCKTUNE_HOOK ssize_t HOOK(sendmsg)(int fd, const struct msghdr *msg, int flags)
 	/* MSG_ZEROCOPY pins the caller's pages until the kernel says it is done
 	 * with them: a copy would change what that notification means. */
 	if (likely(!e) || !msg || (flags & MSG_ZEROCOPY))
-		return real.sendmsg(fd, msg, flags);
+		return libc.sendmsg(fd, msg, flags);
 	flags = send_flags(fd, e, flags);
 
 	char buf[ST_MERGE_MAX];
@@ -152,10 +152,10 @@ SOCKTUNE_HOOK ssize_t HOOK(sendmsg)(int fd, const struct msghdr *msg, int flags)
 	int n = msg->msg_iovlen <= MERGE_IOV_MAX ? (int)msg->msg_iovlen : 0;
 	const struct iovec *v = n ? merged(e, msg->msg_iov, &n, buf, sizeof(buf), out) : NULL;
 	if (!v || v == msg->msg_iov)
-		return real.sendmsg(fd, msg, flags);
+		return libc.sendmsg(fd, msg, flags);
 	struct msghdr copy = *msg;
 	copy.msg_iov = (struct iovec *)v;
 	copy.msg_iovlen = (size_t)n;
-	return real.sendmsg(fd, &copy, flags);
+	return libc.sendmsg(fd, &copy, flags);
 }
 INTERPOSE(sendmsg);
