@@ -118,9 +118,14 @@ help:
 
 # Which of the calls socktune hooks this libc has; FEATURES_OFF (names, or
 # "all") says no without asking, as `make check-portable` does.
-$(B)/probed.h: shim/probe.sh $(B)/.flags
+$(B)/probed.h: shim/probe.sh shim/hooks.def $(B)/.flags
 	ST_FEATURES_OFF="$(FEATURES_OFF)" sh shim/probe.sh $@ "$(CC)" \
 		"-D_GNU_SOURCE $(CPPFLAGS)" "$(CFLAGS)" "$(LDFLAGS)"
+
+# What the library exports: every hook of shim/hooks.def.
+$(B)/socktune.map: shim/socktune.map.in shim/hooks.def
+	@mkdir -p $(dir $@)
+	$(CC) -E -P -x c -Ishim $< -o $@
 
 $(B)/lib/%.o: %.c $(B)/.flags $(B)/probed.h
 	@mkdir -p $(dir $@)
@@ -133,7 +138,7 @@ $(B)/cli/%.o: %.c $(B)/.flags $(B)/probed.h
 ifeq ($(UNAME_S),Darwin)
 LIB_LINK := -dynamiclib -install_name $(LIBDIR)/$(LIBNAME)
 else
-LIB_LINK := -shared -fPIC -Wl,-soname,$(LIBNAME) -Wl,--version-script=shim/socktune.map \
+LIB_LINK := -shared -fPIC -Wl,-soname,$(LIBNAME) -Wl,--version-script=$(B)/socktune.map \
 	-Wl,-z,defs
 endif
 # The version script names every hook, and lld (FreeBSD's linker) refuses
@@ -143,7 +148,7 @@ LIB_LINK += -Wl,--undefined-version
 endif
 LIB_LIBS := $(CONFIG_LIBS) $(if $(filter Linux,$(UNAME_S)),-ldl) -lpthread
 
-$(B)/$(LIBNAME): $(LIB_OBJ) shim/socktune.map
+$(B)/$(LIBNAME): $(LIB_OBJ) $(B)/socktune.map
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $(LIB_LINK) -o $@.tmp $(LIB_OBJ) $(LIB_LIBS)
 	@# Renamed into place: a program running with it preloaded keeps the old one.
 	mv -f $@.tmp $@
@@ -296,9 +301,11 @@ check-musl: $(B)/test-integration $(MUSL_LIBCONFIG)/lib/libconfig.a
 # without getauxval and secure_getenv: the setuid test falls back to the
 # ids); then the integration tests that use none of those calls.
 PORT_B    := $(B)/portable
-PORT_OFF  := accept4 dup3 fcntl64 close_range closefrom ppoll epoll epoll_pwait2 \
-	clock_nanosleep sem_timedwait pthread_cond_clockwait sem_clockwait sigwaitinfo execvpe fexecve __read_chk __recv_chk __recvfrom_chk \
-	__poll_chk __ppoll_chk __getdelim getauxval secure_getenv
+# Every probe of shim/hooks.def but those that name the program, which
+# would leave it nameless (getauxval and secure_getenv go: their fallbacks
+# are the portable code).
+PORT_OFF  := $(filter-out issetugid program_invocation_name getprogname, \
+	$(shell sed -n 's/^PROBE.\([a-z_0-9]*\),.*/\1/p' shim/hooks.def))
 # Out: the tests whose programs call accept4 (the probe's --accept4, the
 # thread stress, Python's servers), epoll, ppoll (QEMU's main loop, in the
 # real Spice session), sem_timedwait, clock_nanosleep, close_range or

@@ -56,54 +56,12 @@
 #include "cork.h"
 
 
-/* The libssl and libcrypto functions socktune calls. */
+/* The libssl and libcrypto functions socktune calls: the TLS and TLS_NEXT
+ * lines of hooks.def. */
 struct sslfns {
-	int (*write)(SSL *, const void *, int);
-	int (*write_ex)(SSL *, const void *, size_t, size_t *);
-	int (*read)(SSL *, void *, int);
-	int (*read_ex)(SSL *, void *, size_t, size_t *);
-	int (*peek)(SSL *, void *, int);
-	int (*peek_ex)(SSL *, void *, size_t, size_t *);
-	int (*shutdown)(SSL *);
-	void (*free)(SSL *);
-	int (*clear)(SSL *);
-	int (*set_fd)(SSL *, int);
-	int (*set_rfd)(SSL *, int);
-	int (*set_wfd)(SSL *, int);
-	void (*set_bio)(SSL *, BIO *, BIO *);
-	void (*set0_rbio)(SSL *, BIO *);
-	void (*set0_wbio)(SSL *, BIO *);
-	int (*do_handshake)(SSL *);
-	int (*renegotiate)(SSL *);
-	int (*renegotiate_abbreviated)(SSL *);
-	int (*key_update)(SSL *, int);
-	ossl_ssize_t (*sendfile)(SSL *, int, off_t, size_t, int);
-	/* Asked, never hooked. */
-	int (*get_wfd)(const SSL *);
-	int (*is_init_finished)(const SSL *);
-	int (*renegotiate_pending)(const SSL *);
-	int (*get_key_update_type)(const SSL *);
-	int (*get_error)(const SSL *, int);
-	unsigned long (*err_get_error_all)(const char **, int *, const char **, const char **,
-					   int *);
-	void (*err_new)(void);
-	void (*err_set_debug)(const char *, int, const char *);
-	void (*err_set_error)(int, int, const char *, ...);
-	int (*get_ex_new_index)(int, long, void *, CRYPTO_EX_new *, CRYPTO_EX_dup *,
-				CRYPTO_EX_free *);
-	void *(*get_ex_data)(const SSL *, int);
-	int (*err_set_mark)(void);
-	int (*err_pop_to_mark)(void);
-	int (*get_shutdown)(const SSL *);
-	void (*set_shutdown)(SSL *, int);
-	int (*set_ex_data)(SSL *, int, void *);
-	BIO *(*get_wbio)(const SSL *);
-	long (*bio_ctrl)(BIO *, int, long, void *);
-	unsigned long (*err_peek_error)(void);
-	const BIO_METHOD *(*f_ssl)(void);
-	BIO *(*new_ssl)(SSL_CTX *, int);
-	BIO *(*new_ssl_connect)(SSL_CTX *);
-	BIO *(*new_buffer_ssl_connect)(SSL_CTX *);
+#define TLS(name, field, ret, params) ret(*field) params;
+#define TLS_NEXT TLS
+#include "hooks.def"
 };
 
 /* Those of the libssl the process has in its global scope: the one holding
@@ -146,51 +104,9 @@ static void *lookup(void *handle, const char *name)
  * loaded object (its own dependencies, as dlsym with its handle searches). */
 static void fill(struct sslfns *t, void *handle)
 {
-#define LOOK(field, name) (*(void **)&t->field = lookup(handle, name))
-	LOOK(write, "SSL_write");
-	LOOK(write_ex, "SSL_write_ex");
-	LOOK(read, "SSL_read");
-	LOOK(read_ex, "SSL_read_ex");
-	LOOK(peek, "SSL_peek");
-	LOOK(peek_ex, "SSL_peek_ex");
-	LOOK(shutdown, "SSL_shutdown");
-	LOOK(free, "SSL_free");
-	LOOK(clear, "SSL_clear");
-	LOOK(set_fd, "SSL_set_fd");
-	LOOK(set_rfd, "SSL_set_rfd");
-	LOOK(set_wfd, "SSL_set_wfd");
-	LOOK(set_bio, "SSL_set_bio");
-	LOOK(set0_rbio, "SSL_set0_rbio");
-	LOOK(set0_wbio, "SSL_set0_wbio");
-	LOOK(do_handshake, "SSL_do_handshake");
-	LOOK(renegotiate, "SSL_renegotiate");
-	LOOK(renegotiate_abbreviated, "SSL_renegotiate_abbreviated");
-	LOOK(key_update, "SSL_key_update");
-	LOOK(sendfile, "SSL_sendfile");
-	LOOK(get_wfd, "SSL_get_wfd");
-	LOOK(is_init_finished, "SSL_is_init_finished");
-	LOOK(renegotiate_pending, "SSL_renegotiate_pending");
-	LOOK(get_key_update_type, "SSL_get_key_update_type");
-	LOOK(get_error, "SSL_get_error");
-	LOOK(err_get_error_all, "ERR_get_error_all");
-	LOOK(err_new, "ERR_new");
-	LOOK(err_set_debug, "ERR_set_debug");
-	LOOK(err_set_error, "ERR_set_error");
-	LOOK(get_ex_new_index, "CRYPTO_get_ex_new_index");
-	LOOK(get_ex_data, "SSL_get_ex_data");
-	LOOK(err_set_mark, "ERR_set_mark");
-	LOOK(err_pop_to_mark, "ERR_pop_to_mark");
-	LOOK(get_shutdown, "SSL_get_shutdown");
-	LOOK(set_shutdown, "SSL_set_shutdown");
-	LOOK(set_ex_data, "SSL_set_ex_data");
-	LOOK(get_wbio, "SSL_get_wbio");
-	LOOK(bio_ctrl, "BIO_ctrl");
-	LOOK(err_peek_error, "ERR_peek_error");
-	LOOK(f_ssl, "BIO_f_ssl");
-	LOOK(new_ssl, "BIO_new_ssl");
-	LOOK(new_ssl_connect, "BIO_new_ssl_connect");
-	LOOK(new_buffer_ssl_connect, "BIO_new_buffer_ssl_connect");
-#undef LOOK
+#define TLS(name, field, ret, params) *(void **)&t->field = lookup(handle, #name);
+#define TLS_NEXT TLS
+#include "hooks.def"
 }
 
 static void find_own_range(void);

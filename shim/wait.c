@@ -102,11 +102,7 @@ SOCKTUNE_HOOK int HOOK(epoll_pwait2)(int ep, struct epoll_event *ev, int n, cons
 			       const sigset_t *m)
 {
 	WAIT();
-	if (!REAL(epoll_pwait2)) {
-		errno = ENOSYS;
-		return -1;
-	}
-	return libc.epoll_pwait2(ep, ev, n, t, m);
+	return REAL(epoll_pwait2)(ep, ev, n, t, m);
 }
 INTERPOSE(epoll_pwait2);
 #endif
@@ -151,7 +147,7 @@ INTERPOSE(readv);
 SOCKTUNE_HOOK ssize_t HOOK(__read_chk)(int fd, void *buf, size_t len, size_t buflen)
 {
 	WAIT();
-	return REAL(read_chk)(fd, buf, len, buflen);
+	return REAL(__read_chk)(fd, buf, len, buflen);
 }
 INTERPOSE(__read_chk);
 #endif
@@ -160,7 +156,7 @@ INTERPOSE(__read_chk);
 SOCKTUNE_HOOK ssize_t HOOK(__recv_chk)(int fd, void *buf, size_t len, size_t buflen, int flags)
 {
 	WAIT();
-	return REAL(recv_chk)(fd, buf, len, buflen, flags);
+	return REAL(__recv_chk)(fd, buf, len, buflen, flags);
 }
 INTERPOSE(__recv_chk);
 #endif
@@ -170,7 +166,7 @@ SOCKTUNE_HOOK ssize_t HOOK(__recvfrom_chk)(int fd, void *buf, size_t len, size_t
 				     struct sockaddr *a, socklen_t *alen)
 {
 	WAIT();
-	return REAL(recvfrom_chk)(fd, buf, len, buflen, flags, a, alen);
+	return REAL(__recvfrom_chk)(fd, buf, len, buflen, flags, a, alen);
 }
 INTERPOSE(__recvfrom_chk);
 #endif
@@ -179,7 +175,7 @@ INTERPOSE(__recvfrom_chk);
 SOCKTUNE_HOOK int HOOK(__poll_chk)(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen)
 {
 	WAIT();
-	return REAL(poll_chk)(fds, n, timeout, fdslen);
+	return REAL(__poll_chk)(fds, n, timeout, fdslen);
 }
 INTERPOSE(__poll_chk);
 #endif
@@ -189,7 +185,7 @@ SOCKTUNE_HOOK int HOOK(__ppoll_chk)(struct pollfd *fds, nfds_t n, const struct t
 			      const sigset_t *m, size_t fdslen)
 {
 	WAIT();
-	return REAL(ppoll_chk)(fds, n, t, m, fdslen);
+	return REAL(__ppoll_chk)(fds, n, t, m, fdslen);
 }
 INTERPOSE(__ppoll_chk);
 #endif
@@ -451,7 +447,7 @@ INTERPOSE(getdelim);
 SOCKTUNE_HOOK ssize_t HOOK(__getdelim)(char **line, size_t *len, int delim, FILE *f)
 {
 	WAIT();
-	return REAL(getdelim_)(line, len, delim, f);
+	return REAL(__getdelim)(line, len, delim, f);
 }
 INTERPOSE(__getdelim);
 #endif
@@ -583,6 +579,7 @@ SOCKTUNE_HOOK void HOOK(_exit)(int status)
 {
 	leaving(FLUSH_EXIT);
 	REAL(_exit)(status);
+	__builtin_unreachable(); /* the table's type does not say noreturn */
 }
 INTERPOSE(_exit);
 
@@ -590,5 +587,6 @@ SOCKTUNE_HOOK void HOOK(_Exit)(int status)
 {
 	leaving(FLUSH_EXIT);
 	REAL(_Exit)(status);
+	__builtin_unreachable(); /* the table's type does not say noreturn */
 }
 INTERPOSE(_Exit);

@@ -154,29 +154,8 @@ static void print_unhooked(void)
 		const char *name;
 		int have;
 	} calls[] = {
-		{"accept4", ST_HAVE_ACCEPT4},
-		{"dup3", ST_HAVE_DUP3},
-		{"fcntl64", ST_HAVE_FCNTL64},
-		{"close_range", ST_HAVE_CLOSE_RANGE},
-		{"closefrom", ST_HAVE_CLOSEFROM},
-		{"ppoll", ST_HAVE_PPOLL},
-		{"epoll_wait", ST_HAVE_EPOLL},
-		{"epoll_pwait", ST_HAVE_EPOLL},
-		{"epoll_pwait2", ST_HAVE_EPOLL_PWAIT2},
-		{"clock_nanosleep", ST_HAVE_CLOCK_NANOSLEEP},
-		{"sem_timedwait", ST_HAVE_SEM_TIMEDWAIT},
-		{"sem_clockwait", ST_HAVE_SEM_CLOCKWAIT},
-		{"pthread_cond_clockwait", ST_HAVE_PTHREAD_COND_CLOCKWAIT},
-		{"sigwaitinfo", ST_HAVE_SIGWAITINFO},
-		{"sigtimedwait", ST_HAVE_SIGWAITINFO},
-		{"execvpe", ST_HAVE_EXECVPE},
-		{"fexecve", ST_HAVE_FEXECVE},
-		{"__read_chk", ST_HAVE___READ_CHK},
-		{"__recv_chk", ST_HAVE___RECV_CHK},
-		{"__recvfrom_chk", ST_HAVE___RECVFROM_CHK},
-		{"__poll_chk", ST_HAVE___POLL_CHK},
-		{"__ppoll_chk", ST_HAVE___PPOLL_CHK},
-		{"__getdelim", ST_HAVE___GETDELIM},
+#define CALL(name, ret, params, probe, role) {#name, probe},
+#include "hooks.def"
 	};
 	int n = 0;
 	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++)
