@@ -1,6 +1,6 @@
 /* cork.c: corking (issue 4): cork = off | auto | on, SOCKTUNE_CORK.
  *
- * Every test runs tlscork (tests/targets/tlscork.c) twice over: as the program under
+ * Every test runs tlscork (tests/targets/tlscork/) twice over: as the program under
  * test, preloaded with the library and SOCKTUNE_CORK set explicitly (and a stats file),
  * and as its peer, never preloaded (tls_bg_start), which hashes what reached it and
  * notes when.  Every test checks that the peer received exactly the bytes the program
