@@ -1,11 +1,18 @@
-/* The fd table.  Chunks come from mmap, not malloc: a hook may run in a
- * signal handler or while malloc holds its lock, and mmap is a plain system
- * call.  Two threads that race to make the same chunk both map one; the
- * loser unmaps its copy. */
+/* The fd table, and what each descriptor is: its family, its type and the
+ * inode that tells the socket it was from the one a reused number names.
+ * Chunks come from mmap, not malloc: a hook may run in a signal handler or
+ * while malloc holds its lock, and mmap is a plain system call.  Two
+ * threads that race to make the same chunk both map one; the loser unmaps
+ * its copy. */
 #include "fdtable.h"
+
+#include "log.h"
+#include "real.h"
 
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 
 #define CHUNK_SHIFT 12
 #define CHUNK_SIZE (1 << CHUNK_SHIFT)
@@ -101,4 +108,73 @@ int fd_state_limit(void)
 		if (__atomic_load_n(&chunks[c], __ATOMIC_ACQUIRE))
 			return (c + 1) << CHUNK_SHIFT;
 	return 0;
+}
+
+unsigned fam_bit(int domain)
+{
+	switch (domain) {
+	case AF_UNIX: return ST_FAM_UNIX;
+	case AF_INET: return ST_FAM_INET;
+	case AF_INET6: return ST_FAM_INET6;
+	default: return 0;
+	}
+}
+
+/* socket(2)'s type flags, Linux's and FreeBSD's; macOS has none. */
+#ifndef SOCK_NONBLOCK
+#define SOCK_NONBLOCK 0
+#endif
+#ifndef SOCK_CLOEXEC
+#define SOCK_CLOEXEC 0
+#endif
+
+unsigned type_bit(int type)
+{
+	switch (type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) {
+	case SOCK_STREAM: return ST_TYPE_STREAM;
+	case SOCK_DGRAM: return ST_TYPE_DGRAM;
+	case SOCK_SEQPACKET: return ST_TYPE_SEQPACKET;
+	default: return 0;
+	}
+}
+
+void sock_note_created(int fd, int domain, int type)
+{
+	struct fd_state *e = fd_state_make(fd);
+	if (!e)
+		return;
+	memset(e, 0, sizeof(*e));
+	e->family = (uint8_t)fam_bit(domain);
+	e->type = (uint8_t)type_bit(type);
+	e->flags = FD_KNOWN;
+}
+
+int fd_state_is(struct fd_state *e, uint64_t ino)
+{
+	if (!(e->flags & FD_KNOWN))
+		return 0;
+	if (e->ino == 0)
+		e->ino = ino;
+	return e->ino == ino;
+}
+
+struct fd_state *sock_validate(int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode))
+		return NULL;
+	struct fd_state *e = fd_state_make(fd);
+	if (!e || fd_state_is(e, (uint64_t)st.st_ino))
+		return e;
+
+	int domain = 0, type = 0;
+	socklen_t len = sizeof(int);
+	libc.getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len);
+	len = sizeof(int);
+	libc.getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len);
+	log_debug("fd %d: not seen created or reused; the kernel says %s %s", fd,
+		  family_name(fam_bit(domain)), type_name(type_bit(type)));
+	sock_note_created(fd, domain, type);
+	e->ino = (uint64_t)st.st_ino;
+	return e;
 }

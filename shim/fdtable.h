@@ -1,7 +1,10 @@
-/* Per-descriptor state.  A two-level table indexed by fd: chunks are mapped
- * on first need and never freed, so a lookup takes no lock, no allocation
- * and no system call, and is safe in a signal handler.  Descriptors past
- * FD_TABLE_MAX are simply not tracked: their sockets pass through. */
+/* Per-descriptor state, and what each descriptor is.  A two-level table
+ * indexed by fd: chunks are mapped on first need and never freed, so a
+ * lookup takes no lock, no allocation and no system call, and is safe in a
+ * signal handler.  Descriptors past FD_TABLE_MAX are simply not tracked:
+ * their sockets pass through.  An entry's identity (family, type, inode)
+ * is checked against the kernel through the two questions at the end,
+ * which the library answers and the unit tests fake. */
 #ifndef SOCKTUNE_FDTABLE_H
 #define SOCKTUNE_FDTABLE_H
 
@@ -66,5 +69,21 @@ void fd_state_copy(int dst, int src);
 
 /* One past the highest fd whose chunk exists, for walking the table. */
 int fd_state_limit(void);
+
+/* ST_FAM_* / ST_TYPE_* from the kernel's numbers (0 when not ours). */
+unsigned fam_bit(int domain);
+unsigned type_bit(int type);
+
+/* Records a socket the program just made, as socket()/socketpair() said. */
+void sock_note_created(int fd, int domain, int type);
+
+/* Whether the entry still names the socket with this inode; an entry made
+ * from socket() learns its inode on first check. */
+int fd_state_is(struct fd_state *e, uint64_t ino);
+
+/* The state of fd, trusted: refreshed from the kernel when socktune did not
+ * see it created or the descriptor now names another socket.  NULL when fd
+ * is not a socket (or is past the table). */
+struct fd_state *sock_validate(int fd);
 
 #endif
