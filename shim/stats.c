@@ -5,7 +5,6 @@
 
 #include "fdtable.h"
 #include "log.h"
-#include "sockopt.h"
 #include "state.h"
 
 #include <fcntl.h>
