@@ -67,7 +67,7 @@ ALL_CFLAGS   := -std=c11 $(WARN) $(CFLAGS) $(CONFIG_CFLAGS)
 
 # Pure modules: no hooks, so unit tests and the command link them directly.
 PURE_SRC := config/config.c config/size.c config/rule.c shim/platform.c shim/iov.c
-LIB_SRC  := $(PURE_SRC) shim/bound.c shim/real.c shim/init.c shim/log.c shim/fdtable.c \
+LIB_SRC  := $(PURE_SRC) shim/bound.c shim/hold.c shim/real.c shim/init.c shim/log.c shim/fdtable.c \
 	shim/sockopt.c shim/stats.c shim/connect.c shim/fdops.c shim/write.c shim/ssl.c \
 	shim/wait.c shim/cork.c
 CLI_PURE := shim/cli/sample.c shim/cli/figures.c shim/cli/report.c

@@ -12,7 +12,7 @@
  * Linux only, like the holding itself (futexes; elsewhere nothing is held). */
 #include "bound.h"
 
-#include "cork.h"
+#include "hold.h"
 #include "log.h"
 #include "state.h"
 
@@ -29,7 +29,6 @@
 
 int socktune_bound_state;
 int socktune_bound_paused;
-#define paused socktune_bound_paused
 
 uint64_t bound_now(void)
 {
@@ -72,22 +71,15 @@ void bound_arm(void)
 	}
 }
 
-static uint64_t earliest(uint64_t a, uint64_t b)
-{
-	return !a ? b : !b ? a : a < b ? a : b;
-}
-
 /* One look at every hold: sends the late ones; returns when the next one
  * falls due, or 0. */
 static uint64_t one_round(void)
 {
 	uint64_t next = 0;
 	__atomic_store_n(&sending, 1, __ATOMIC_SEQ_CST);
-	if (!__atomic_load_n(&paused, __ATOMIC_SEQ_CST)) {
+	if (!__atomic_load_n(&socktune_bound_paused, __ATOMIC_SEQ_CST)) {
 		uint64_t now = bound_now();
-		next = earliest(tls_send_late(now), cork_push_late(now));
-		/* What the sends above corked, through the write hook. */
-		cork_push_thread();
+		next = hold_late(now);
 	}
 	__atomic_store_n(&sending, 0, __ATOMIC_SEQ_CST);
 	return next;
@@ -121,7 +113,7 @@ static void *bound_main(void *unused)
 int bound_start(void)
 {
 	int expected = 0;
-	if (__atomic_load_n(&paused, __ATOMIC_RELAXED) ||
+	if (__atomic_load_n(&socktune_bound_paused, __ATOMIC_RELAXED) ||
 	    !__atomic_compare_exchange_n(&socktune_bound_state, &expected, 2, 0, __ATOMIC_ACQ_REL,
 					 __ATOMIC_ACQUIRE))
 		return expected >= 1;
@@ -152,7 +144,7 @@ int bound_start(void)
 
 void bound_pause(void)
 {
-	__atomic_store_n(&paused, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&socktune_bound_paused, 1, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&socktune_bound_state, __ATOMIC_ACQUIRE) != 1)
 		return;
 	while (__atomic_load_n(&sending, __ATOMIC_SEQ_CST))
@@ -161,7 +153,7 @@ void bound_pause(void)
 
 void bound_resume(void)
 {
-	__atomic_store_n(&paused, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&socktune_bound_paused, 0, __ATOMIC_SEQ_CST);
 	bound_arm();
 }
 
@@ -171,7 +163,7 @@ void bound_fork_child(void)
 	socktune_bound_state = 0;
 	idle = 0;
 	sending = 0;
-	paused = 0;
+	socktune_bound_paused = 0;
 }
 #else
 int bound_start(void)
@@ -186,12 +178,12 @@ void bound_arm(void)
 
 void bound_pause(void)
 {
-	__atomic_store_n(&paused, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&socktune_bound_paused, 1, __ATOMIC_SEQ_CST);
 }
 
 void bound_resume(void)
 {
-	__atomic_store_n(&paused, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&socktune_bound_paused, 0, __ATOMIC_SEQ_CST);
 }
 
 void bound_fork_child(void)

@@ -52,10 +52,4 @@ void bound_resume(void);
 /* fork: the child has no bound thread; it starts one if it holds. */
 void bound_fork_child(void);
 
-/* What the bound's thread calls, in ssl.c and cork.c: each sends what it
- * holds that is older than hold_max at `now`, and returns when its next
- * hold falls due (0: it holds nothing). */
-uint64_t tls_send_late(uint64_t now);
-uint64_t cork_push_late(uint64_t now);
-
 #endif

@@ -6,12 +6,12 @@
  * sockets accept returns inherit it. */
 #include "cork.h"
 #include "fdtable.h"
+#include "hold.h"
 #include "log.h"
 #include "platform.h"
 #include "sockopt.h"
 #include "state.h"
 #include "stats.h"
-#include "wait.h"
 
 #include <errno.h>
 #include <stdint.h>

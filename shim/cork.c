@@ -10,6 +10,7 @@
 #include "cork.h"
 
 #include "bound.h"
+#include "hold.h"
 #include "log.h"
 #include "state.h"
 #include "stats.h"
@@ -22,21 +23,8 @@
 
 #define HELD_MAX 16
 
-ST_THREAD_LOCAL int socktune_cork_pending;
 static ST_THREAD_LOCAL int held[HELD_MAX];
 static ST_THREAD_LOCAL int nheld;
-
-/* exit(3) closes the process's sockets, and the FIN pushes; but a socket
- * that another process shares stays open, with what MSG_MORE held. */
-static void push_at_exit(void)
-{
-	cork_push_thread();
-}
-
-static void register_at_exit(void)
-{
-	atexit(push_at_exit);
-}
 
 /* One past the highest descriptor ever corked: how far the bound looks. */
 static int corked_limit;
@@ -61,13 +49,13 @@ static void push(int fd)
 #endif
 }
 
-void cork_push_fd(int fd)
+static void cork_push_fd(int fd)
 {
 	for (int i = 0; i < nheld; i++) {
 		if (held[i] != fd)
 			continue;
 		held[i] = held[--nheld];
-		socktune_cork_pending = nheld != 0;
+		HOLDING(cork) = nheld != 0;
 		int saved = errno;
 		push(fd);
 		errno = saved;
@@ -75,18 +63,20 @@ void cork_push_fd(int fd)
 	}
 }
 
-void cork_fork_prepare(void)
+static void cork_push_thread(void);
+
+static void cork_fork_prepare(void)
 {
 	cork_push_thread();
 }
 
-void cork_fork_child(void)
+static void cork_fork_child(void)
 {
 	nheld = 0;
-	socktune_cork_pending = 0;
+	HOLDING(cork) = 0;
 }
 
-void cork_push_thread(void)
+static void cork_push_thread(void)
 {
 	if (!nheld)
 		return;
@@ -95,7 +85,7 @@ void cork_push_thread(void)
 	 * its socket anew, and at worst it waits for the kernel's timer. */
 	int n = nheld;
 	nheld = 0;
-	socktune_cork_pending = 0;
+	HOLDING(cork) = 0;
 	for (int i = 0; i < n; i++)
 		push(held[i]);
 	errno = saved;
@@ -121,7 +111,7 @@ static void note_since(int fd, struct fd_state *e)
  * bound's thread.  setsockopt(TCP_CORK, 0) on another thread's socket is
  * the kernel's to order with that thread's sends, and a push of a socket
  * that holds nothing does nothing. */
-uint64_t cork_push_late(uint64_t now)
+static uint64_t cork_push_late(uint64_t now)
 {
 	int limit = __atomic_load_n(&corked_limit, __ATOMIC_RELAXED);
 	uint64_t max = bound_max(), next = 0;
@@ -154,13 +144,13 @@ int cork_flags(int fd, struct fd_state *e)
 			return MSG_MORE;
 	if (nheld == HELD_MAX)
 		cork_push_thread();
-	if (nheld == 0) {
-		static pthread_once_t once = PTHREAD_ONCE_INIT;
-		pthread_once(&once, register_at_exit);
-		socktune_thread_holds();
-	}
+	/* exit(3) closes the process's sockets, and the FIN pushes; but a
+	 * socket that another process shares stays open, with what MSG_MORE
+	 * held: the registry pushes it at exit too. */
+	if (nheld == 0)
+		hold_begins(HOLD_cork);
 	held[nheld++] = fd;
-	socktune_cork_pending = 1;
+	HOLDING(cork) = 1;
 	return MSG_MORE;
 #else
 	(void)fd, (void)e;
@@ -193,3 +183,21 @@ void cork_for_life(int fd, struct fd_state *e)
 	else
 		stat_inc(failures);
 }
+
+static void cork_wait(int why)
+{
+	(void)why;
+	cork_push_thread();
+}
+
+/* The bound pushes another thread's sockets by their clocks; a thread's
+ * list is its own, and a vfork child's pushes are the kernel's to order
+ * with its parent's, so it pushes too. */
+const struct hold_kind hold_kind_cork = {
+	.thread = cork_wait,
+	.fd = cork_push_fd,
+	.all = cork_wait,
+	.fork_prepare = cork_fork_prepare,
+	.fork_child = cork_fork_child,
+	.late = cork_push_late,
+};

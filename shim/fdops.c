@@ -3,10 +3,10 @@
  * of them changes what the real call does or returns. */
 #include "cork.h"
 #include "fdtable.h"
+#include "hold.h"
 #include "sockopt.h"
 #include "state.h"
 #include "stats.h"
-#include "tls.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -36,10 +36,7 @@ static void retire(int fd)
 	/* TLS bytes held for this socket go out while it still exists, and
 	 * what the kernel holds for it is pushed: a dup may keep the
 	 * connection open after this close. */
-	if (unlikely(tls_in_use()))
-		tls_flush_fd(fd);
-	if (unlikely(socktune_cork_pending))
-		cork_push_fd(fd);
+	hold_fd(fd);
 	if ((e->flags & FD_TCP_COUNT) && e->owner == socktune_pid)
 		stats_tcp_collect(fd);
 	fd_state_forget(fd);
@@ -244,8 +241,8 @@ SOCKTUNE_HOOK int HOOK(setsockopt)(int fd, int level, int name, const void *val,
 	/* A program that corks its socket itself ends a burst by uncorking it:
 	 * TLS bytes held for it go out first, to leave with the push, not
 	 * after it into a socket corked again for the kernel's 200 ms. */
-	if (unlikely(tls_in_use()) && pushes(level, name))
-		tls_flush_fd(fd);
+	if (pushes(level, name))
+		hold_fd(fd);
 	int r = libc.setsockopt(fd, level, name, val, len);
 #ifdef TCP_NOTSENT_LOWAT
 	/* Read only now that the kernel has read it: a bad pointer is its to

@@ -2,14 +2,12 @@
  * the report at exit.  The configuration is read in the constructor, so that
  * a bad file is reported when the program starts, not at its first socket;
  * the real functions wait for the first hook (real.c). */
-#include "bound.h"
-#include "cork.h"
 #include "fdtable.h"
+#include "hold.h"
 #include "log.h"
 #include "sockopt.h"
 #include "state.h"
 #include "stats.h"
-#include "tls.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -54,16 +52,13 @@ static void diag_log(void *ctx, const char *source, int line, const char *key, c
 
 static void before_fork(void)
 {
-	tls_fork_prepare();
-	cork_fork_prepare();
+	hold_fork_prepare();
 }
 
 static void after_fork_child(void)
 {
 	socktune_pid = getpid();
-	tls_fork_child();
-	cork_fork_child();
-	bound_fork_child();
+	hold_fork_child();
 	stats_reset();
 	sockopt_reset_warnings();
 }

@@ -26,6 +26,7 @@
  * _ssl), through dlopen(RTLD_NOLOAD). */
 #include "bound.h"
 #include "fdtable.h"
+#include "hold.h"
 #include "log.h"
 #include "state.h"
 #include "stats.h"
@@ -340,7 +341,6 @@ static inline struct hold *slot_table(void)
 {
 	return __atomic_load_n(&slots_mem, __ATOMIC_ACQUIRE);
 }
-int socktune_tls_used;
 
 /* The SSL objects a thread is inside a hooked call on, innermost last (past
  * INSIDE_MAX, every SSL counts as inside).  A wait point in such a call sends
@@ -357,7 +357,6 @@ static ST_THREAD_LOCAL struct thread_self self;
 static ST_THREAD_LOCAL int in_flush; /* this thread is running a flush */
 static ST_THREAD_LOCAL int nmine;
 static ST_THREAD_LOCAL struct hold *mine[MINE_MAX];
-ST_THREAD_LOCAL int socktune_tls_pending;
 ST_THREAD_LOCAL int socktune_tls_wire_fd = -1;
 static ST_THREAD_LOCAL struct hold *flushing; /* the hold this thread is flushing */
 
@@ -406,7 +405,7 @@ static int is_inside(const SSL *s)
 	return inside_of(&self, s);
 }
 
-int tls_in_call(void)
+static int tls_in_call(void)
 {
 	return self.ninside != 0;
 }
@@ -421,7 +420,7 @@ static void update_pending(void)
 		SSL *s = hssl(h);
 		pending = __atomic_load_n(&h->owner, __ATOMIC_RELAXED) == &self && s && !is_inside(s);
 	}
-	socktune_tls_pending = pending && !in_flush;
+	HOLDING(tls) = (uint8_t)(pending && !in_flush);
 }
 
 static void enter(SSL *s)
@@ -474,7 +473,7 @@ static int take(struct hold *h)
 	if (nmine == MINE_MAX)
 		return 0;
 	if (nmine == 0)
-		socktune_thread_holds();
+		hold_begins(HOLD_tls);
 	__atomic_store_n(&h->owner, &self, __ATOMIC_RELAXED);
 	mine[nmine++] = h;
 	return 1;
@@ -485,7 +484,7 @@ static struct hold *find(SSL *s)
 	for (int i = 0; i < nmine; i++)
 		if (hssl(mine[i]) == s)
 			return mine[i];
-	struct hold *t = __atomic_load_n(&socktune_tls_used, __ATOMIC_ACQUIRE) ? slot_table() : NULL;
+	struct hold *t = __atomic_load_n(&socktune_holds_shared, __ATOMIC_ACQUIRE) ? slot_table() : NULL;
 	if (!t)
 		return NULL;
 	for (int i = 0; i < SLOTS; i++)
@@ -506,7 +505,7 @@ static void release(struct hold *h)
 	__atomic_store_n(&h->owner, NULL, __ATOMIC_RELAXED);
 	mine_drop(h);
 	__atomic_store_n(&h->ssl, NULL, __ATOMIC_RELEASE);
-	__atomic_sub_fetch(&socktune_tls_used, 1, __ATOMIC_RELEASE);
+	__atomic_sub_fetch(&socktune_holds_shared, 1, __ATOMIC_RELEASE);
 }
 
 static struct hold *claim(SSL *s)
@@ -524,7 +523,7 @@ static struct hold *claim(SSL *s)
 						__ATOMIC_RELAXED)) {
 			struct hold *h = &t[i];
 			lock(h);
-			__atomic_add_fetch(&socktune_tls_used, 1, __ATOMIC_RELEASE);
+			__atomic_add_fetch(&socktune_holds_shared, 1, __ATOMIC_RELEASE);
 			__atomic_store_n(&h->owner, NULL, __ATOMIC_RELAXED);
 			__atomic_store_n(&h->since, 0, __ATOMIC_RELAXED);
 			h->len = 0;
@@ -917,15 +916,8 @@ static size_t batch_room(int fd, struct fd_state *e)
 #endif
 }
 
-static void flush_at_exit(void)
-{
-	bound_pause();
-	tls_flush_all(FLUSH_EXIT);
-}
-
 static void append(struct hold *h, const void *buf, size_t num)
 {
-	static int registered;
 	if (!h->len) {
 		/* Stored before bound_arm reads whether the bound sleeps. */
 		__atomic_store_n(&h->since, bound_now(), __ATOMIC_SEQ_CST);
@@ -936,9 +928,6 @@ static void append(struct hold *h, const void *buf, size_t num)
 	h->len += num;
 	stat_inc(tls_held);
 	stat_add(tls_bytes, num);
-	/* Registered now, after libssl's own atexit cleanup, so it runs first. */
-	if (!__atomic_exchange_n(&registered, 1, __ATOMIC_ACQ_REL))
-		atexit(flush_at_exit);
 }
 
 static int write_hold_fresh(SSL *s, const void *buf, size_t num, size_t limit, int fd);
@@ -1264,7 +1253,7 @@ static void saw_bio_ssl(void)
 	/* Every hold, those another thread is sending too (its wait point,
 	 * the bound's thread): the BIO's writes must come after all of them,
 	 * and must not run beside one. */
-	if (slot_table() && __atomic_load_n(&socktune_tls_used, __ATOMIC_ACQUIRE))
+	if (slot_table() && __atomic_load_n(&socktune_holds_shared, __ATOMIC_ACQUIRE))
 		flush_matching(-1, FLUSH_CALL, 1);
 	__atomic_store_n(&sent, 1, __ATOMIC_RELEASE);
 }
@@ -1331,7 +1320,7 @@ SOCKTUNE_HOOK void SSL_free(SSL *s)
 
 /* Sends what this thread holds, except on the SSL objects it is inside a
  * call on (OpenSSL is in the middle of those). */
-void tls_flush_thread(int why)
+static void tls_flush_thread(int why)
 {
 	if (in_flush)
 		return;
@@ -1394,7 +1383,7 @@ static int close_full(struct hold *h, int fd)
 static void flush_matching(int fd, int why, int wait)
 {
 	struct hold *t = slot_table();
-	if (!t || !__atomic_load_n(&socktune_tls_used, __ATOMIC_ACQUIRE) || in_flush)
+	if (!t || !__atomic_load_n(&socktune_holds_shared, __ATOMIC_ACQUIRE) || in_flush)
 		return;
 	int saved = errno;
 	in_flush++;
@@ -1426,7 +1415,7 @@ static void flush_matching(int fd, int why, int wait)
 	errno = saved;
 }
 
-void tls_flush_fd(int fd)
+static void tls_flush_fd(int fd)
 {
 	flush_matching(fd, FLUSH_CLOSE, 1);
 }
@@ -1444,9 +1433,9 @@ void tls_flush_fd(int fd)
  * SSL_get_* and SSL_pending family); none reads what a write changes but
  * SSL_get_error, and that one after a call that failed, while a hold exists
  * only after calls that succeeded.  socktune(7) says so. */
-uint64_t tls_send_late(uint64_t now)
+static uint64_t tls_send_late(uint64_t now)
 {
-	struct hold *t = __atomic_load_n(&socktune_tls_used, __ATOMIC_ACQUIRE) ? slot_table() : NULL;
+	struct hold *t = __atomic_load_n(&socktune_holds_shared, __ATOMIC_ACQUIRE) ? slot_table() : NULL;
 	if (!t)
 		return 0;
 	uint64_t max = bound_max(), next = 0;
@@ -1482,10 +1471,10 @@ uint64_t tls_send_late(uint64_t now)
 	return next;
 }
 
-void tls_thread_ends(void)
+static void tls_thread_ends(void)
 {
 	struct hold *t = slot_table();
-	if (!t || !__atomic_load_n(&socktune_tls_used, __ATOMIC_ACQUIRE))
+	if (!t || !__atomic_load_n(&socktune_holds_shared, __ATOMIC_ACQUIRE))
 		return;
 	for (int i = 0; i < SLOTS; i++) {
 		struct hold *h = &t[i];
@@ -1498,31 +1487,56 @@ void tls_thread_ends(void)
 	}
 }
 
-void tls_flush_all(int why)
+/* Exit and exec; a vfork child sends none of its parent's. */
+static void tls_flush_all(int why)
 {
-	flush_matching(-1, why, 0);
+	if (why != FLUSH_VFORK)
+		flush_matching(-1, why, 0);
+}
+
+/* A wait point.  A contended mutex inside an SSL call may be one OpenSSL
+ * holds a lock of its own around, which a flush's SSL_write would need:
+ * then nothing is sent. */
+static void tls_wait(int why)
+{
+	if (why == FLUSH_LOCK) {
+		if (tls_in_call())
+			return;
+		why = FLUSH_WAIT;
+	}
+	tls_flush_thread(why);
 }
 
 /* Every thread's holds, not only the forking thread's: the child shares
  * the connections, and bytes another thread still held would reach the
  * peer after the child's, or never. */
-void tls_fork_prepare(void)
+static void tls_fork_prepare(void)
 {
-	if (__atomic_load_n(&socktune_tls_used, __ATOMIC_ACQUIRE))
+	if (__atomic_load_n(&socktune_holds_shared, __ATOMIC_ACQUIRE))
 		flush_matching(-1, FLUSH_FORK, 1);
 }
 
-void tls_fork_child(void)
+static void tls_fork_child(void)
 {
 	struct hold *t = slot_table();
-	if (t && socktune_tls_used)
+	if (t && socktune_holds_shared)
 		for (int i = 0; i < SLOTS; i++)
 			if (hssl(&t[i]))
 				memset(&t[i], 0, offsetof(struct hold, buf));
-	socktune_tls_used = 0;
+	socktune_holds_shared = 0;
 	nmine = 0;
-	socktune_tls_pending = 0;
+	HOLDING(tls) = 0;
 	/* Another thread may have had it at the fork: it never unlocks here. */
 	static const pthread_mutex_t unlocked = PTHREAD_MUTEX_INITIALIZER;
 	callers_lock = unlocked;
 }
+
+const struct hold_kind hold_kind_tls = {
+	.thread = tls_wait,
+	.fd = tls_flush_fd,
+	.all = tls_flush_all,
+	.thread_ends = tls_thread_ends,
+	.fork_prepare = tls_fork_prepare,
+	.fork_child = tls_fork_child,
+	.late = tls_send_late,
+};

@@ -18,10 +18,6 @@ extern struct st_config socktune_cfg;
 extern const char *socktune_prog;
 extern pid_t socktune_pid;
 
-/* The calling thread now holds bytes (TLS or corked): when it ends, what it
- * holds is sent (wait.c), since it will never wait again. */
-void socktune_thread_holds(void);
-
 /* Binds the real functions and reads the configuration, once; returns the
  * mode. */
 int socktune_start(void);

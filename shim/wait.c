@@ -7,47 +7,14 @@
  *
  * The _FORTIFY_SOURCE variants (__read_chk and friends) are wait points too:
  * a fortified program calls them instead of read(). */
-#include "wait.h"
-
-#include "bound.h"
+#include "fdtable.h"
+#include "hold.h"
 #include "state.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <unistd.h>
-
-void wait_flush(void)
-{
-	if (socktune_tls_pending)
-		tls_flush_thread(FLUSH_WAIT);
-	if (socktune_cork_pending)
-		cork_push_thread();
-}
-
-static pthread_key_t thread_key;
-
-/* A thread that ends will not wait again: the same sends as a wait point. */
-static void thread_ends(void *unused)
-{
-	(void)unused;
-	tls_flush_thread(FLUSH_EXIT);
-	tls_thread_ends();
-	cork_push_thread();
-}
-
-static void make_thread_key(void)
-{
-	pthread_key_create(&thread_key, thread_ends);
-}
-
-void socktune_thread_holds(void)
-{
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
-	pthread_once(&once, make_thread_key);
-	/* Any non-NULL value: the destructor runs only for those. */
-	pthread_setspecific(thread_key, &thread_key);
-}
 
 SOCKTUNE_HOOK int HOOK(poll)(struct pollfd *fds, nfds_t n, int timeout)
 {
@@ -240,7 +207,7 @@ INTERPOSE(pthread_cond_timedwait);
  * every lock, and flushing there would send each piece alone. */
 static int sem_taken_now(sem_t *s)
 {
-	if (likely(!(socktune_tls_pending | socktune_cork_pending)))
+	if (likely(!socktune_holding.any))
 		return 0;
 	int saved = errno;
 	if (REAL(sem_trywait)(s) == 0)
@@ -297,19 +264,14 @@ INTERPOSE(pthread_cond_clockwait);
  * that takes a lock between its writes keeps merging them. */
 SOCKTUNE_HOOK int HOOK(pthread_mutex_lock)(pthread_mutex_t *m)
 {
-	if (unlikely(socktune_tls_pending | socktune_cork_pending)) {
+	if (unlikely(socktune_holding.any)) {
 		/* Whatever trylock says but EBUSY is what lock would say
 		 * (EDEADLK excepted: an error-checking mutex this thread
 		 * owns; lock says that too, after the flush). */
 		int r = REAL(pthread_mutex_trylock)(m);
 		if (r != EBUSY && r != EDEADLK)
 			return r;
-		/* Not from inside an SSL call: OpenSSL may hold a lock of its
-		 * own there that a flush's SSL_write would need. */
-		if (tls_in_call())
-			cork_push_thread();
-		else
-			wait_flush();
+		hold_wait(FLUSH_LOCK);
 	}
 	return REAL(pthread_mutex_lock)(m);
 }
@@ -455,11 +417,9 @@ INTERPOSE(__getdelim);
 /* shutdown(2) ends the stream below any TLS held for it. */
 SOCKTUNE_HOOK int HOOK(shutdown)(int fd, int how)
 {
-	if (unlikely(tls_in_use()))
-		tls_flush_fd(fd);
-	/* SHUT_WR sends what is held with the FIN; SHUT_RD would not. */
-	if (unlikely(socktune_cork_pending))
-		cork_push_fd(fd);
+	/* SHUT_WR sends what the kernel holds with the FIN; SHUT_RD would
+	 * not. */
+	hold_fd(fd);
 	int r = REAL(shutdown)(fd, how);
 	/* A write after it fails: TLS holding must not take one (ssl.c). */
 	if (r == 0 && (how == SHUT_WR || how == SHUT_RDWR)) {
@@ -473,27 +433,17 @@ SOCKTUNE_HOOK int HOOK(shutdown)(int fd, int how)
 }
 INTERPOSE(shutdown);
 
-/* Leaving the process image: everything held in the process goes out.
- * Not from a vfork child, which shares the parent's memory and would send
- * the parent's bytes from under it: the parent sends them. */
+/* Leaving the process image: everything held in the process goes out
+ * (a socket that survives exec would keep what MSG_MORE held). */
 static void leaving(int why)
 {
-	if (getpid() != socktune_pid) {
-		cork_push_thread();
-		return;
-	}
-	bound_pause();
-	if (unlikely(tls_in_use()))
-		tls_flush_all(why);
-	/* A socket that survives exec keeps what MSG_MORE held. */
-	cork_push_thread();
+	hold_leave(why);
 }
 
 /* An exec that failed: the process goes on, and holds again. */
 static int back(int r)
 {
-	if (getpid() == socktune_pid)
-		bound_resume();
+	hold_stay();
 	return r;
 }
 
