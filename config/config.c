@@ -1,16 +1,19 @@
 /* Reading the configuration.  Each source is read once, in a fixed order,
  * and a later one wins: its defaults replace earlier ones key by key and its
- * rules are tried before earlier rules.  A problem is reported once, names
- * where it is, and costs only the piece it spoils: a bad option value drops
- * that option, a bad match key drops its whole rule (a rule with a criterion
- * missing would match more than its author meant), a syntax error drops the
- * file. */
+ * rules are tried before earlier rules.  Every source goes through the one
+ * table of keys (keys.def) and one parser per value type, so a key means
+ * and accepts the same wherever it is written.  A problem is reported once,
+ * names where it is, and costs only the piece it spoils: a bad option value
+ * drops that option, a bad match key drops its whole rule (a rule with a
+ * criterion missing would match more than its author meant), a syntax error
+ * drops the file. */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <libconfig.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,52 +25,32 @@
  * refused. */
 #define CONF_FILE_MAX (1L << 20)
 
-#define MODE_ACCEPTED "\"on\", \"observe\" or \"off\""
-#define LOG_ACCEPTED "\"error\", \"warn\", \"info\" or \"debug\""
-#define STATS_ACCEPTED "\"stderr\", a file path (%p becomes the pid) or \"\" for none"
-#define NODELAY_ACCEPTED "true, false or \"default\""
-#define FORCE_ACCEPTED "true or false"
-#define TLS_SPLIT_ACCEPTED "on or off"
-#define HOLD_MAX_ACCEPTED "a time from 1 to 200 milliseconds: 20 or \"20ms\""
+/* Where messages about one source go, and the configuration they count in. */
+struct source {
+	struct st_config *c;
+	const char *name; /* the file, "environment" or "-o" */
+	st_diag_fn diag;
+	void *ctx;
+};
 
-static void diagf(st_diag_fn diag, void *ctx, struct st_config *c, const char *source, int line,
-		  const char *key, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+static void diagf(const struct source *src, int line, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
-static void diagf(st_diag_fn diag, void *ctx, struct st_config *c, const char *source, int line,
-		  const char *key, const char *fmt, ...)
+static void diagf(const struct source *src, int line, const char *key, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	c->errors++;
-	if (diag)
-		diag(ctx, source, line, key, msg);
+	src->c->errors++;
+	if (src->diag)
+		src->diag(src->ctx, src->name, line, key, msg);
 }
 
 static void copy_str(char *dst, size_t len, const char *src)
 {
 	snprintf(dst, len, "%s", src ? src : "");
-}
-
-void conf_defaults(struct st_config *c)
-{
-	memset(c, 0, sizeof(*c));
-	c->mode = ST_MODE_ON;
-	c->log = ST_LOG_WARN;
-	c->tls_split = 1;
-	c->hold_max = ST_HOLD_MAX_DEFAULT;
-	c->defaults = (struct st_opts){
-		.sndbuf = ST_AUTO,
-		.rcvbuf = ST_AUTO,
-		.nodelay = ST_DEFAULT,
-		.force = 0,
-		.merge = ST_MERGE_DEFAULT,
-		.tls_merge = ST_TLS_MERGE_DEFAULT,
-		.cork = ST_CORK_OFF,
-	};
-	c->env = (struct st_opts){ST_UNSET, ST_UNSET, ST_UNSET, ST_UNSET, ST_UNSET, ST_UNSET, ST_UNSET};
 }
 
 const char *mode_name(int mode)
@@ -82,6 +65,7 @@ const char *log_name(int level)
 	return level >= 0 && level <= 3 ? names[level] : "?";
 }
 
+#define ST_MODE_ACCEPTED "\"on\", \"observe\" or \"off\""
 static int mode_parse(const char *t, int *out)
 {
 	for (int m = 0; m <= 2; m++)
@@ -90,8 +74,20 @@ static int mode_parse(const char *t, int *out)
 	return -1;
 }
 
+#define ST_LOG_ACCEPTED "\"error\", \"warn\", \"info\" or \"debug\""
+static int log_parse(const char *t, int *out)
+{
+	for (int l = 0; l <= 3; l++)
+		if (!strcasecmp(t, log_name(l)))
+			return *out = l, 0;
+	if (!strcasecmp(t, "warning"))
+		return *out = ST_LOG_WARN, 0;
+	return -1;
+}
+
 /* Milliseconds, 1 to 200 (the kernel's own cork bound), with an optional
  * "ms". */
+#define ST_HOLD_ACCEPTED "a time from 1 to 200 milliseconds: 20 or \"20ms\""
 static int hold_max_parse(const char *t, int *out)
 {
 	char *end;
@@ -103,14 +99,254 @@ static int hold_max_parse(const char *t, int *out)
 	return 0;
 }
 
-static int log_parse(const char *t, int *out)
+/* A string is refused, not cut, when it does not fit: a glob cut short
+ * would match programs it was not written for.  The stats' is a path, and
+ * "" there turns off a report an earlier source asked for. */
+#define ST_STATS_ACCEPTED "\"stderr\", a file path (%p becomes the pid) or \"\" for none"
+static int string_parse(const char *t, char *out, size_t room)
 {
-	for (int l = 0; l <= 3; l++)
-		if (!strcasecmp(t, log_name(l)))
-			return *out = l, 0;
-	if (!strcasecmp(t, "warning"))
-		return *out = ST_LOG_WARN, 0;
+	size_t n = strlen(t);
+	if (n >= room)
+		return -1;
+	memcpy(out, t, n + 1);
+	return 0;
+}
+
+/* What the readers need of a value type besides its parser. */
+static const struct {
+	size_t size;      /* of the field it fills; 0 for a string (any room) or a group */
+	int number;       /* an int or long field, which may hold ST_UNSET */
+	int string_only;  /* in a file only a string: a number or a boolean there
+			   * would be taken for a name or a path by mistake */
+	const char *not;  /* a bad value "is not" this; NULL: "valid" */
+	const char *form; /* a group's key as the messages list it */
+} types[] = {
+	[ST_VALUE_SIZE] = {sizeof(long), 1, 0, "a size", NULL},
+	[ST_VALUE_SWITCH] = {sizeof(int), 1, 0, NULL, NULL},
+	[ST_VALUE_SWITCH_OR_DEFAULT] = {sizeof(int), 1, 0, NULL, NULL},
+	[ST_VALUE_MERGE] = {sizeof(long), 1, 0, NULL, NULL},
+	[ST_VALUE_TLS_MERGE] = {sizeof(long), 1, 0, NULL, NULL},
+	[ST_VALUE_CORK] = {sizeof(int), 1, 0, NULL, NULL},
+	[ST_VALUE_MODE] = {sizeof(int), 1, 0, NULL, NULL},
+	[ST_VALUE_LOG] = {sizeof(int), 1, 0, NULL, NULL},
+	[ST_VALUE_HOLD] = {sizeof(int), 1, 0, NULL, NULL},
+	[ST_VALUE_STRING] = {0, 0, 1, NULL, NULL},
+	[ST_VALUE_FAMILY] = {sizeof(unsigned), 1, 0, NULL, NULL},
+	[ST_VALUE_TYPE] = {sizeof(unsigned), 1, 0, NULL, NULL},
+	[ST_VALUE_ROLE] = {sizeof(int), 1, 0, NULL, NULL},
+	[ST_VALUE_PORTS] = {sizeof(struct st_portset), 0, 0, NULL, NULL},
+	[ST_VALUE_CIDR] = {sizeof(struct st_cidr), 0, 0, NULL, NULL},
+	[ST_VALUE_DEFAULTS] = {0, 0, 0, NULL, " = { ... }"},
+	[ST_VALUE_RULES] = {0, 0, 0, NULL, " = ( ... )"},
+};
+
+/* The one parser of each type.  Returns 0, or -1 with *dst untouched. */
+static int value_parse(enum st_value_type type, const char *t, void *dst, size_t room)
+{
+	switch (type) {
+	case ST_VALUE_SIZE: return size_parse(t, dst);
+	case ST_VALUE_SWITCH: return switch_parse(t, 0, dst);
+	case ST_VALUE_SWITCH_OR_DEFAULT: return switch_parse(t, 1, dst);
+	case ST_VALUE_MERGE: return merge_parse(t, dst);
+	case ST_VALUE_TLS_MERGE: return tls_merge_parse(t, dst);
+	case ST_VALUE_CORK: return cork_parse(t, dst);
+	case ST_VALUE_MODE: return mode_parse(t, dst);
+	case ST_VALUE_LOG: return log_parse(t, dst);
+	case ST_VALUE_HOLD: return hold_max_parse(t, dst);
+	case ST_VALUE_STRING: return string_parse(t, dst, room);
+	case ST_VALUE_FAMILY: return family_parse(t, dst);
+	case ST_VALUE_TYPE: return type_parse(t, dst);
+	case ST_VALUE_ROLE: return role_parse(t, dst);
+	case ST_VALUE_PORTS: return ports_parse(t, dst);
+	case ST_VALUE_CIDR: return cidr_parse(t, dst);
+	case ST_VALUE_DEFAULTS: /* groups: read_root reads them */
+	case ST_VALUE_RULES: break;
+	}
 	return -1;
+}
+
+#define FIELD(type, f) offsetof(type, f), sizeof(((type *)0)->f)
+#define GLOBAL(f) ST_KEY_GLOBAL, FIELD(struct st_config, f)
+#define OPTION(f) ST_KEY_OPTION, FIELD(struct st_opts, f)
+#define MATCH(f) ST_KEY_MATCH, FIELD(struct st_rule, f)
+#define NO_FIELD ST_KEY_GLOBAL, 0, 0
+
+const struct st_key socktune_keys[] = {
+#include "keys.def"
+	{0},
+};
+
+#undef FIELD
+#undef GLOBAL
+#undef OPTION
+#undef MATCH
+#undef NO_FIELD
+
+const struct st_key *conf_key_find(const char *name, unsigned kinds)
+{
+	for (const struct st_key *k = socktune_keys; k->name; k++)
+		if ((k->kind & kinds) && !strcmp(k->name, name))
+			return k;
+	return NULL;
+}
+
+int conf_key_parse(const struct st_key *k, const char *text, void *base)
+{
+	size_t want = types[k->type].size;
+	/* A row whose field is not of its type's size would be written past
+	 * its end; the unit tests try every key, so such a row fails there. */
+	if (!text || !k->size || (want && want != k->size))
+		return -1;
+	return value_parse(k->type, text, (char *)base + k->offset, k->size);
+}
+
+/* An int or long field, as a long. */
+static long field_get(const struct st_key *k, const void *base)
+{
+	const char *p = (const char *)base + k->offset;
+	if (k->size == sizeof(long)) {
+		long v;
+		memcpy(&v, p, sizeof(v));
+		return v;
+	}
+	int v;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static void field_set(const struct st_key *k, void *base, long v)
+{
+	char *p = (char *)base + k->offset;
+	if (k->size == sizeof(long)) {
+		memcpy(p, &v, sizeof(v));
+	} else {
+		int i = (int)v;
+		memcpy(p, &i, sizeof(i));
+	}
+}
+
+static const char *bits_format(unsigned mask, const char *(*name)(unsigned), char *buf,
+			       size_t len)
+{
+	size_t n = 0;
+	buf[0] = '\0';
+	for (unsigned bit = 1; bit && bit <= mask; bit <<= 1)
+		if (mask & bit && n < len)
+			n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? "," : "", name(bit));
+	return buf;
+}
+
+static const char *ports_format(const struct st_portset *ps, char *buf, size_t len)
+{
+	size_t n = 0;
+	buf[0] = '\0';
+	for (int i = 0; i < ps->n && n < len; i++) {
+		n += (size_t)snprintf(buf + n, len - n, "%s%u", i ? "," : "", ps->r[i].lo);
+		if (ps->r[i].hi != ps->r[i].lo && n < len)
+			n += (size_t)snprintf(buf + n, len - n, "-%u", ps->r[i].hi);
+	}
+	return buf;
+}
+
+const char *conf_key_format(const struct st_key *k, const void *base, char *buf, size_t len)
+{
+	const char *field = (const char *)base + k->offset;
+	long v = types[k->type].number ? field_get(k, base) : 0;
+	if (!k->size || (types[k->type].number && v == ST_UNSET))
+		return NULL;
+	switch (k->type) {
+	case ST_VALUE_SIZE:
+		size_format(v, buf, len);
+		return buf;
+	case ST_VALUE_MERGE:
+	case ST_VALUE_TLS_MERGE:
+		if (v == 0)
+			return "off";
+		size_format(v, buf, len);
+		return buf;
+	case ST_VALUE_SWITCH_OR_DEFAULT:
+		if (v == ST_DEFAULT)
+			return "default";
+		return v ? "on" : "off";
+	case ST_VALUE_SWITCH: return v ? "on" : "off";
+	case ST_VALUE_CORK: return cork_name((int)v);
+	case ST_VALUE_MODE: return mode_name((int)v);
+	case ST_VALUE_LOG: return log_name((int)v);
+	case ST_VALUE_HOLD:
+		snprintf(buf, len, "%ldms", v);
+		return buf;
+	case ST_VALUE_STRING: return field[0] ? field : NULL;
+	case ST_VALUE_FAMILY: return v ? bits_format((unsigned)v, family_name, buf, len) : NULL;
+	case ST_VALUE_TYPE: return v ? bits_format((unsigned)v, type_name, buf, len) : NULL;
+	case ST_VALUE_ROLE: return v != ST_ROLE_ANY ? role_name((int)v) : NULL;
+	case ST_VALUE_PORTS: {
+		const struct st_portset *ps = (const void *)field;
+		return ps->n ? ports_format(ps, buf, len) : NULL;
+	}
+	case ST_VALUE_CIDR: {
+		const struct st_cidr *cidr = (const void *)field;
+		return cidr->set ? cidr->text : NULL;
+	}
+	case ST_VALUE_DEFAULTS:
+	case ST_VALUE_RULES: break;
+	}
+	return NULL;
+}
+
+/* Every option left to the next source. */
+static void opts_unset(struct st_opts *o)
+{
+	for (const struct st_key *k = socktune_keys; k->name; k++)
+		if (k->kind == ST_KEY_OPTION)
+			field_set(k, o, ST_UNSET);
+}
+
+/* The options top says, over o. */
+static void overlay(struct st_opts *o, const struct st_opts *top)
+{
+	for (const struct st_key *k = socktune_keys; k->name; k++)
+		if (k->kind == ST_KEY_OPTION && field_get(k, top) != ST_UNSET)
+			field_set(k, o, field_get(k, top));
+}
+
+void conf_defaults(struct st_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	for (const struct st_key *k = socktune_keys; k->name; k++)
+		if (k->def)
+			conf_key_parse(k, k->def,
+				       k->kind == ST_KEY_OPTION ? (void *)&c->defaults : (void *)c);
+	opts_unset(&c->env);
+}
+
+/* Sets k in base from text, as every source does, and on a bad value says
+ * so in the same words whatever the source, then what it costs (then).
+ * A NULL text is bad whatever it shows. */
+static int key_set(const struct source *src, const struct st_key *k, void *base,
+		   const char *text, const char *shown, int line, const char *path,
+		   const char *then)
+{
+	if (text && conf_key_parse(k, text, base) == 0)
+		return 0;
+	diagf(src, line, path, "\"%s\" is not %s; accepted: %s%s",
+	      shown ? shown : "(not a scalar)",
+	      types[k->type].not ? types[k->type].not : "valid", k->accepted, then);
+	return -1;
+}
+
+/* "unknown key; accepted: " and the keys of those kinds (with a variable
+ * only, for the environment), then what it costs. */
+static void unknown_key(const struct source *src, int line, const char *path, unsigned kinds,
+			int with_env, const char *then)
+{
+	char list[512];
+	size_t n = 0;
+	list[0] = '\0';
+	for (const struct st_key *k = socktune_keys; k->name; k++)
+		if ((k->kind & kinds) && (!with_env || k->env) && n < sizeof(list))
+			n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s%s", n ? ", " : "",
+					      k->name, types[k->type].form ? types[k->type].form : "");
+	diagf(src, line, path, "unknown key; accepted: %s%s", list, then);
 }
 
 /* The value of a scalar setting as text, whatever type libconfig gave it, so
@@ -133,152 +369,49 @@ static const char *setting_text(const config_setting_t *s, char *buf, size_t len
 	}
 }
 
-/* Keys that set an option, in a rule or in defaults.  Returns 1 when key is
- * one of them (handled, well or not), 0 when it is not an option key. */
-static int opt_setting(struct st_config *c, struct st_opts *o, const config_setting_t *s,
-		       const char *source, const char *path, st_diag_fn diag, void *ctx)
+/* One setting of a file, by its key, into base. */
+static int file_set(const struct source *src, const struct st_key *k, void *base,
+		    const config_setting_t *s, const char *path, const char *then)
 {
-	const char *key = config_setting_name(s);
-	int line = (int)config_setting_source_line(s);
 	char buf[64];
 	const char *text = setting_text(s, buf, sizeof(buf));
-	const char *shown = text ? text : "(not a scalar)";
-
-	if (!strcmp(key, "sndbuf") || !strcmp(key, "rcvbuf")) {
-		long v;
-		if (!text || size_parse(text, &v) < 0)
-			diagf(diag, ctx, c, source, line, path, "\"%s\" is not a size; accepted: %s",
-			      shown, ST_SIZE_ACCEPTED);
-		else if (key[0] == 's')
-			o->sndbuf = v;
-		else
-			o->rcvbuf = v;
-		return 1;
-	}
-	if (!strcmp(key, "nodelay")) {
-		int v;
-		if (!text || switch_parse(text, 1, &v) < 0)
-			diagf(diag, ctx, c, source, line, path, "\"%s\" is not valid; accepted: %s",
-			      shown, NODELAY_ACCEPTED);
-		else
-			o->nodelay = v;
-		return 1;
-	}
-	if (!strcmp(key, "merge")) {
-		long v;
-		if (!text || merge_parse(text, &v) < 0)
-			diagf(diag, ctx, c, source, line, path, "\"%s\" is not valid; accepted: %s",
-			      shown, ST_MERGE_ACCEPTED);
-		else
-			o->merge = v;
-		return 1;
-	}
-	if (!strcmp(key, "cork")) {
-		int v;
-		if (!text || cork_parse(text, &v) < 0)
-			diagf(diag, ctx, c, source, line, path, "\"%s\" is not valid; accepted: %s",
-			      shown, ST_CORK_ACCEPTED);
-		else
-			o->cork = v;
-		return 1;
-	}
-	if (!strcmp(key, "tls_merge")) {
-		long v;
-		if (!text || tls_merge_parse(text, &v) < 0)
-			diagf(diag, ctx, c, source, line, path, "\"%s\" is not valid; accepted: %s",
-			      shown, ST_TLS_MERGE_ACCEPTED);
-		else
-			o->tls_merge = v;
-		return 1;
-	}
-	if (!strcmp(key, "force")) {
-		int v;
-		if (!text || switch_parse(text, 0, &v) < 0)
-			diagf(diag, ctx, c, source, line, path, "\"%s\" is not valid; accepted: %s",
-			      shown, FORCE_ACCEPTED);
-		else
-			o->force = v;
-		return 1;
-	}
-	return 0;
+	int typed = !types[k->type].string_only || config_setting_type(s) == CONFIG_TYPE_STRING;
+	return key_set(src, k, base, typed ? text : NULL, text,
+		       (int)config_setting_source_line(s), path, then);
 }
 
-static void read_defaults(struct st_config *c, const config_setting_t *g, const char *source,
-			  st_diag_fn diag, void *ctx)
+static void read_defaults(const struct source *src, const struct st_key *key,
+			  const config_setting_t *g)
 {
-	struct st_opts o = {ST_UNSET, ST_UNSET, ST_UNSET, ST_UNSET, ST_UNSET, ST_UNSET, ST_UNSET};
+	if (!config_setting_is_group(g)) {
+		diagf(src, (int)config_setting_source_line(g), key->name, "must be %s; it is ignored",
+		      key->accepted);
+		return;
+	}
+	struct st_opts o;
+	opts_unset(&o);
 	for (int i = 0; i < config_setting_length(g); i++) {
 		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+		const struct st_key *k = conf_key_find(config_setting_name(s), ST_KEY_OPTION);
 		char path[96];
-		snprintf(path, sizeof(path), "defaults.%s", config_setting_name(s));
-		if (!opt_setting(c, &o, s, source, path, diag, ctx))
-			diagf(diag, ctx, c, source, (int)config_setting_source_line(s), path,
-			      "unknown key; accepted: sndbuf, rcvbuf, nodelay, force, merge, tls_merge, "
-			      "cork");
+		snprintf(path, sizeof(path), "%s.%s", key->name, config_setting_name(s));
+		if (k)
+			file_set(src, k, &o, s, path, "");
+		else
+			unknown_key(src, (int)config_setting_source_line(s), path, ST_KEY_OPTION, 0,
+				    "");
 	}
-	if (o.sndbuf != ST_UNSET)
-		c->defaults.sndbuf = o.sndbuf;
-	if (o.rcvbuf != ST_UNSET)
-		c->defaults.rcvbuf = o.rcvbuf;
-	if (o.nodelay != ST_UNSET)
-		c->defaults.nodelay = o.nodelay;
-	if (o.force != ST_UNSET)
-		c->defaults.force = o.force;
-	if (o.merge != ST_UNSET)
-		c->defaults.merge = o.merge;
-	if (o.tls_merge != ST_UNSET)
-		c->defaults.tls_merge = o.tls_merge;
-	if (o.cork != ST_UNSET)
-		c->defaults.cork = o.cork;
+	overlay(&src->c->defaults, &o);
 }
-
-/* One match key of a rule.  Returns 0 when it was good, -1 when the rule
- * must go, 1 when key is not a match key. */
-static int match_setting(struct st_rule *r, const config_setting_t *s, const char **accepted)
-{
-	const char *key = config_setting_name(s);
-	char buf[64];
-	const char *text = setting_text(s, buf, sizeof(buf));
-
-#define MATCH(name, acc, parse)                                                                    \
-	if (!strcmp(key, name)) {                                                                  \
-		*accepted = acc;                                                                   \
-		return text && (parse) == 0 ? 0 : -1;                                              \
-	}
-	MATCH("family", ST_FAMILY_ACCEPTED, family_parse(text, &r->families))
-	MATCH("type", ST_TYPE_ACCEPTED, type_parse(text, &r->types))
-	MATCH("role", ST_ROLE_ACCEPTED, role_parse(text, &r->role))
-	MATCH("local_port", ST_PORTS_ACCEPTED, ports_parse(text, &r->local_port))
-	MATCH("peer_port", ST_PORTS_ACCEPTED, ports_parse(text, &r->peer_port))
-	MATCH("peer", ST_PEER_ACCEPTED, cidr_parse(text, &r->peer))
-#undef MATCH
-	if (!strcmp(key, "program") || !strcmp(key, "name")) {
-		/* A glob cut short would match programs it was not written for. */
-		*accepted = key[0] == 'p' ? "a string of at most 127 bytes"
-					  : "a string of at most 63 bytes";
-		char *dst = key[0] == 'p' ? r->program : r->name;
-		size_t room = key[0] == 'p' ? sizeof(r->program) : sizeof(r->name);
-		if (config_setting_type(s) != CONFIG_TYPE_STRING || strlen(text) >= room)
-			return -1;
-		memcpy(dst, text, strlen(text) + 1);
-		return 0;
-	}
-	return 1;
-}
-
-#define RULE_KEYS                                                                                  \
-	"name, family, type, role, program, local_port, peer_port, peer, sndbuf, rcvbuf, "         \
-	"nodelay, force, merge, tls_merge, cork"
 
 /* Reads the rules of one file into out[]; returns how many were good. */
-static int read_rules(struct st_config *c, const config_setting_t *list, const char *source,
-		      struct st_rule *out, int max, st_diag_fn diag, void *ctx)
+static int read_rules(const struct source *src, const struct st_key *key,
+		      const config_setting_t *list, struct st_rule *out, int max)
 {
 	int n = 0;
 	if (!config_setting_is_aggregate(list) || config_setting_is_group(list)) {
-		diagf(diag, ctx, c, source, (int)config_setting_source_line(list), "rules",
-		      "must be a list of groups, such as rules = ( { family = \"unix\"; sndbuf = "
-		      "\"2M\"; } ); the rules are ignored");
+		diagf(src, (int)config_setting_source_line(list), key->name,
+		      "must be %s; the rules are ignored", key->accepted);
 		return 0;
 	}
 	for (int i = 0; i < config_setting_length(list); i++) {
@@ -286,41 +419,37 @@ static int read_rules(struct st_config *c, const config_setting_t *list, const c
 		int line = (int)config_setting_source_line(g);
 		char path[96];
 		if (!config_setting_is_group(g)) {
-			snprintf(path, sizeof(path), "rules[%d]", i);
-			diagf(diag, ctx, c, source, line, path,
-			      "must be a group { ... }; this rule is ignored");
+			snprintf(path, sizeof(path), "%s[%d]", key->name, i);
+			diagf(src, line, path, "must be a group { ... }; this rule is ignored");
 			continue;
 		}
-		struct st_rule r = {.opts = {ST_UNSET, ST_UNSET, ST_UNSET, ST_UNSET, ST_UNSET, ST_UNSET, ST_UNSET}};
-		copy_str(r.source, sizeof(r.source), source);
-		r.line = line;
+		struct st_rule r = {.line = line};
+		opts_unset(&r.opts);
+		copy_str(r.source, sizeof(r.source), src->name);
 		int good = 1;
-		for (int k = 0; k < config_setting_length(g); k++) {
-			const config_setting_t *s = config_setting_get_elem(g, (unsigned)k);
-			int kline = (int)config_setting_source_line(s);
-			const char *accepted = NULL;
-			snprintf(path, sizeof(path), "rules[%d].%s", i, config_setting_name(s));
-			if (opt_setting(c, &r.opts, s, source, path, diag, ctx))
-				continue;
-			int m = match_setting(&r, s, &accepted);
-			if (m < 0) {
-				char buf[64];
-				const char *t = setting_text(s, buf, sizeof(buf));
-				diagf(diag, ctx, c, source, kline, path,
-				      "\"%s\" is not valid; accepted: %s; this rule is ignored",
-				      t ? t : "(not a scalar)", accepted);
+		for (int j = 0; j < config_setting_length(g); j++) {
+			const config_setting_t *s = config_setting_get_elem(g, (unsigned)j);
+			const struct st_key *k =
+				conf_key_find(config_setting_name(s), ST_KEY_MATCH | ST_KEY_OPTION);
+			snprintf(path, sizeof(path), "%s[%d].%s", key->name, i, config_setting_name(s));
+			/* A bad option costs the option, and the rule takes it
+			 * from defaults; a bad or unknown criterion costs the
+			 * rule, which would match more than its author meant. */
+			if (!k) {
+				unknown_key(src, (int)config_setting_source_line(s), path,
+					    ST_KEY_MATCH | ST_KEY_OPTION, 0, "; this rule is ignored");
 				good = 0;
-			} else if (m > 0) {
-				diagf(diag, ctx, c, source, kline, path,
-				      "unknown key; accepted: " RULE_KEYS "; this rule is ignored");
+			} else if (k->kind == ST_KEY_OPTION) {
+				file_set(src, k, &r.opts, s, path, "");
+			} else if (file_set(src, k, &r, s, path, "; this rule is ignored") < 0) {
 				good = 0;
 			}
 		}
 		if (!good)
 			continue;
 		if (n == max) {
-			snprintf(path, sizeof(path), "rules[%d]", i);
-			diagf(diag, ctx, c, source, line, path,
+			snprintf(path, sizeof(path), "%s[%d]", key->name, i);
+			diagf(src, line, path,
 			      "too many rules (at most %d); this and later rules are ignored",
 			      ST_MAX_RULES);
 			break;
@@ -330,40 +459,36 @@ static int read_rules(struct st_config *c, const config_setting_t *list, const c
 	return n;
 }
 
-static int set_key(struct st_config *c, const char *key, const char *value, const char *source,
-		   int line, const char *shown_key, st_diag_fn diag, void *ctx);
+/* This file's rules go before the earlier files' rules. */
+static void add_rules(const struct source *src, const struct st_key *key,
+		      const config_setting_t *list)
+{
+	static struct st_rule fresh[ST_MAX_RULES];
+	struct st_config *c = src->c;
+	int n = read_rules(src, key, list, fresh, ST_MAX_RULES);
+	int keep = c->nrules;
+	if (n + keep > ST_MAX_RULES)
+		keep = ST_MAX_RULES - n;
+	memmove(&c->rules[n], &c->rules[0], (size_t)keep * sizeof(c->rules[0]));
+	memcpy(&c->rules[0], fresh, (size_t)n * sizeof(fresh[0]));
+	c->nrules = n + keep;
+}
 
-static void read_root(struct st_config *c, const config_setting_t *root, const char *source,
-		      st_diag_fn diag, void *ctx)
+static void read_root(const struct source *src, const config_setting_t *root)
 {
 	for (int i = 0; i < config_setting_length(root); i++) {
 		const config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
-		const char *key = config_setting_name(s);
-		int line = (int)config_setting_source_line(s);
-		char buf[64];
-		const char *text = setting_text(s, buf, sizeof(buf));
-
-		if (!strcmp(key, "defaults") && config_setting_is_group(s)) {
-			read_defaults(c, s, source, diag, ctx);
-		} else if (!strcmp(key, "rules")) {
-			/* This file's rules go before the earlier files' rules. */
-			static struct st_rule fresh[ST_MAX_RULES];
-			int n = read_rules(c, s, source, fresh, ST_MAX_RULES, diag, ctx);
-			int keep = c->nrules;
-			if (n + keep > ST_MAX_RULES)
-				keep = ST_MAX_RULES - n;
-			memmove(&c->rules[n], &c->rules[0], (size_t)keep * sizeof(c->rules[0]));
-			memcpy(&c->rules[0], fresh, (size_t)n * sizeof(fresh[0]));
-			c->nrules = n + keep;
-		} else if (!strcmp(key, "mode") || !strcmp(key, "log") || !strcmp(key, "stats") ||
-			   !strcmp(key, "tls_split") || !strcmp(key, "hold_max")) {
-			set_key(c, key, text ? text : "(not a scalar)", source, line, key, diag, ctx);
-		} else {
-			diagf(diag, ctx, c, source, line, key,
-			      "unknown key; accepted: mode, log, stats, tls_split, hold_max, "
-			      "defaults = { ... }, "
-			      "rules = ( ... )");
-		}
+		const char *name = config_setting_name(s);
+		const struct st_key *k = conf_key_find(name, ST_KEY_GLOBAL);
+		if (!k)
+			unknown_key(src, (int)config_setting_source_line(s), name, ST_KEY_GLOBAL, 0,
+				    "");
+		else if (k->type == ST_VALUE_DEFAULTS)
+			read_defaults(src, k, s);
+		else if (k->type == ST_VALUE_RULES)
+			add_rules(src, k, s);
+		else
+			file_set(src, k, src->c, s, name, "");
 	}
 }
 
@@ -371,15 +496,14 @@ static void read_root(struct st_config *c, const config_setting_t *root, const c
  * that scanner exits the process on a read error (a directory) and blocks
  * on a FIFO.  So the directive is not obeyed: its line is blanked, keeping
  * the line numbers, with a message. */
-static void drop_includes(struct st_config *c, char *text, const char *path, st_diag_fn diag,
-			  void *ctx)
+static void drop_includes(const struct source *src, char *text)
 {
 	int line = 1;
 	for (char *p = text; *p;) {
 		char *end = strchr(p, '\n');
 		char *q = p + strspn(p, " \t");
 		if (!strncmp(q, "@include", 8)) {
-			diagf(diag, ctx, c, path, line, NULL,
+			diagf(src, line, NULL,
 			      "@include is not supported (socktune reads each file itself); "
 			      "this line is ignored");
 			memset(p, ' ', end ? (size_t)(end - p) : strlen(p));
@@ -395,9 +519,9 @@ static void drop_includes(struct st_config *c, char *text, const char *path, st_
  * with *missing set, when it does not exist).  Only a regular file is
  * read, opened without blocking, and only up to CONF_FILE_MAX: a FIFO, a
  * directory or a device must neither block nor end the program. */
-static char *read_whole(struct st_config *c, const char *path, int secure, int *missing,
-			st_diag_fn diag, void *ctx)
+static char *read_whole(const struct source *src, int secure, int *missing)
 {
+	const char *path = src->name;
 	struct stat st;
 	*missing = 0;
 	/* Asked before the open too, since opening a device can do things. */
@@ -407,18 +531,18 @@ static char *read_whole(struct st_config *c, const char *path, int secure, int *
 	if (fd == -1 && errno == ENOENT)
 		return *missing = 1, NULL;
 	if (fd == -1) {
-		diagf(diag, ctx, c, path, 0, NULL, "cannot read: %s; this file is ignored",
+		diagf(src, 0, NULL, "cannot read: %s; this file is ignored",
 		      strerror(errno));
 		return NULL;
 	}
 	if (fd == -2 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		diagf(diag, ctx, c, path, 0, NULL, "not a regular file; this file is ignored");
+		diagf(src, 0, NULL, "not a regular file; this file is ignored");
 		if (fd >= 0)
 			close(fd);
 		return NULL;
 	}
 	if (secure && (st.st_uid != 0 || (st.st_mode & 022))) {
-		diagf(diag, ctx, c, path, 0, NULL,
+		diagf(src, 0, NULL,
 		      "not owned by root or writable by others; ignored in a setuid program");
 		close(fd);
 		return NULL;
@@ -446,10 +570,10 @@ static char *read_whole(struct st_config *c, const char *path, int secure, int *
 	int err = errno;
 	close(fd);
 	if (!text || n < 0) {
-		diagf(diag, ctx, c, path, 0, NULL, "cannot read: %s; this file is ignored",
+		diagf(src, 0, NULL, "cannot read: %s; this file is ignored",
 		      strerror(text ? err : ENOMEM));
 	} else if (len > (size_t)CONF_FILE_MAX) {
-		diagf(diag, ctx, c, path, 0, NULL,
+		diagf(src, 0, NULL,
 		      "larger than %ld bytes, too large for a configuration; this file is ignored",
 		      CONF_FILE_MAX);
 	} else {
@@ -463,126 +587,51 @@ static char *read_whole(struct st_config *c, const char *path, int secure, int *
 int conf_read_file(struct st_config *c, const char *path, int must_exist, int secure,
 		     st_diag_fn diag, void *ctx)
 {
+	struct source src = {c, path, diag, ctx};
 	int missing;
-	char *text = read_whole(c, path, secure, &missing, diag, ctx);
+	char *text = read_whole(&src, secure, &missing);
 	if (!text) {
 		if (missing && must_exist)
-			diagf(diag, ctx, c, path, 0, NULL, "cannot read: %s; this file is ignored",
+			diagf(&src, 0, NULL, "cannot read: %s; this file is ignored",
 			      strerror(ENOENT));
 		return missing ? 0 : -1;
 	}
-	drop_includes(c, text, path, diag, ctx);
+	drop_includes(&src, text);
 
 	config_t cf;
 	config_init(&cf);
 	int ok = config_read_string(&cf, text);
 	free(text);
 	if (ok != CONFIG_TRUE) {
-		diagf(diag, ctx, c, path, config_error_line(&cf), NULL,
+		diagf(&src, config_error_line(&cf), NULL,
 		      "syntax error: %s; this file is ignored", config_error_text(&cf));
 		config_destroy(&cf);
 		return -1;
 	}
-	read_root(c, config_root_setting(&cf), path, diag, ctx);
+	read_root(&src, config_root_setting(&cf));
 	config_destroy(&cf);
 	if (c->nsources < ST_MAX_SOURCES)
 		copy_str(c->sources[c->nsources++], ST_SOURCE_MAX, path);
 	return 1;
 }
 
-static const struct {
-	const char *key, *env;
-} env_keys[] = {
-	{"mode", "SOCKTUNE"},
-	{"log", "SOCKTUNE_LOG"},
-	{"stats", "SOCKTUNE_STATS"},
-	{"tls_split", "SOCKTUNE_TLS_SPLIT"},
-	{"hold_max", "SOCKTUNE_HOLD_MAX"},
-	{"sndbuf", "SOCKTUNE_SNDBUF"},
-	{"rcvbuf", "SOCKTUNE_RCVBUF"},
-	{"nodelay", "SOCKTUNE_NODELAY"},
-	{"force", "SOCKTUNE_FORCE"},
-	{"merge", "SOCKTUNE_MERGE"},
-	{"tls_merge", "SOCKTUNE_TLS_MERGE"},
-	{"cork", "SOCKTUNE_CORK"},
-};
-
 const char *conf_env_name(const char *key)
 {
-	for (size_t i = 0; i < sizeof(env_keys) / sizeof(env_keys[0]); i++)
-		if (!strcmp(key, env_keys[i].key))
-			return env_keys[i].env;
-	return NULL;
+	const struct st_key *k = conf_key_find(key, ST_KEY_GLOBAL | ST_KEY_OPTION);
+	return k ? k->env : NULL;
 }
 
 int conf_set(struct st_config *c, const char *key, const char *value, const char *source,
 	     const char *shown_key, st_diag_fn diag, void *ctx)
 {
-	return set_key(c, key, value, source, 0, shown_key, diag, ctx);
-}
-
-static int set_key(struct st_config *c, const char *key, const char *value, const char *source,
-		   int line, const char *shown_key, st_diag_fn diag, void *ctx)
-{
-	const char *acc;
-	int iv;
-	long lv;
-
-	if (!strcmp(key, "mode")) {
-		if (mode_parse(value, &iv) == 0)
-			return c->mode = iv, 0;
-		acc = MODE_ACCEPTED;
-	} else if (!strcmp(key, "log")) {
-		if (log_parse(value, &iv) == 0)
-			return c->log = iv, 0;
-		acc = LOG_ACCEPTED;
-	} else if (!strcmp(key, "stats")) {
-		/* "" turns off a report an earlier source asked for. */
-		if (strlen(value) < sizeof(c->stats))
-			return copy_str(c->stats, sizeof(c->stats), value), 0;
-		acc = STATS_ACCEPTED;
-	} else if (!strcmp(key, "tls_split")) {
-		if (switch_parse(value, 0, &iv) == 0)
-			return c->tls_split = iv, 0;
-		acc = TLS_SPLIT_ACCEPTED;
-	} else if (!strcmp(key, "hold_max")) {
-		if (hold_max_parse(value, &iv) == 0)
-			return c->hold_max = iv, 0;
-		acc = HOLD_MAX_ACCEPTED;
-	} else if (!strcmp(key, "sndbuf") || !strcmp(key, "rcvbuf")) {
-		if (size_parse(value, &lv) == 0) {
-			*(key[0] == 's' ? &c->env.sndbuf : &c->env.rcvbuf) = lv;
-			return 0;
-		}
-		acc = ST_SIZE_ACCEPTED;
-	} else if (!strcmp(key, "nodelay")) {
-		if (switch_parse(value, 1, &iv) == 0)
-			return c->env.nodelay = iv, 0;
-		acc = "on, off or default";
-	} else if (!strcmp(key, "force")) {
-		if (switch_parse(value, 0, &iv) == 0)
-			return c->env.force = iv, 0;
-		acc = "on or off";
-	} else if (!strcmp(key, "merge")) {
-		if (merge_parse(value, &lv) == 0)
-			return c->env.merge = lv, 0;
-		acc = ST_MERGE_ACCEPTED;
-	} else if (!strcmp(key, "tls_merge")) {
-		if (tls_merge_parse(value, &lv) == 0)
-			return c->env.tls_merge = lv, 0;
-		acc = ST_TLS_MERGE_ACCEPTED;
-	} else if (!strcmp(key, "cork")) {
-		if (cork_parse(value, &iv) == 0)
-			return c->env.cork = iv, 0;
-		acc = ST_CORK_ACCEPTED;
-	} else {
-		diagf(diag, ctx, c, source, line, shown_key,
-		      "unknown key; accepted: mode, log, stats, tls_split, hold_max, sndbuf, rcvbuf, "
-		      "nodelay, force, merge, tls_merge, cork");
+	struct source src = {c, source, diag, ctx};
+	const struct st_key *k = conf_key_find(key, ST_KEY_GLOBAL | ST_KEY_OPTION);
+	if (!k || !k->env) {
+		unknown_key(&src, 0, shown_key, ST_KEY_GLOBAL | ST_KEY_OPTION, 1, "");
 		return -1;
 	}
-	diagf(diag, ctx, c, source, line, shown_key, "\"%s\" is not valid; accepted: %s", value, acc);
-	return -1;
+	void *base = k->kind == ST_KEY_OPTION ? (void *)&c->env : (void *)c;
+	return key_set(&src, k, base, value, value, 0, shown_key, "");
 }
 
 void conf_load(struct st_config *c, const char *sysconfdir, int secure, st_getenv_fn env,
@@ -609,13 +658,12 @@ void conf_load(struct st_config *c, const char *sysconfdir, int secure, st_geten
 		if (extra && extra[0])
 			conf_read_file(c, extra, 1, 0, diag, ctx);
 
-		for (size_t i = 0; i < sizeof(env_keys) / sizeof(env_keys[0]); i++) {
-			const char *v = env(env_keys[i].env);
-			/* Set but empty means "not set", except for the stats,
-			 * where it means "no report". */
-			if (v && (v[0] || !strcmp(env_keys[i].key, "stats")))
-				conf_set(c, env_keys[i].key, v, "environment", env_keys[i].env, diag,
-					   ctx);
+		for (const struct st_key *k = socktune_keys; k->name; k++) {
+			const char *v = k->env ? env(k->env) : NULL;
+			/* Set but empty means "not set", except for a string
+			 * (the stats), where it is a value: "no report". */
+			if (v && (v[0] || k->type == ST_VALUE_STRING))
+				conf_set(c, k->name, v, "environment", k->env, diag, ctx);
 		}
 	}
 	conf_finish(c, prog, progpath);
@@ -629,24 +677,6 @@ void conf_finish(struct st_config *c, const char *prog, const char *progpath)
 		c->needs_peer |= rule_needs_peer(&c->rules[i]);
 		c->needs_local |= rule_needs_local(&c->rules[i]);
 	}
-}
-
-static void overlay(struct st_opts *o, const struct st_opts *top)
-{
-	if (top->sndbuf != ST_UNSET)
-		o->sndbuf = top->sndbuf;
-	if (top->rcvbuf != ST_UNSET)
-		o->rcvbuf = top->rcvbuf;
-	if (top->nodelay != ST_UNSET)
-		o->nodelay = top->nodelay;
-	if (top->force != ST_UNSET)
-		o->force = top->force;
-	if (top->merge != ST_UNSET)
-		o->merge = top->merge;
-	if (top->tls_merge != ST_UNSET)
-		o->tls_merge = top->tls_merge;
-	if (top->cork != ST_UNSET)
-		o->cork = top->cork;
 }
 
 const struct st_rule *conf_decide(const struct st_config *c, const struct st_sock *s,

@@ -1,31 +1,23 @@
 /* The configuration: libconfig files and SOCKTUNE_* variables turned into
- * one set of rules, defaults and overrides.  Pure: it reads files and
- * strings, never a socket, and reports every problem through a callback, so
- * the library logs them, `socktune check` prints them and the unit tests
- * collect them. */
+ * one set of rules, defaults and overrides, through one table of keys
+ * (keys.def).  Pure: it reads files and strings, never a socket, and reports
+ * every problem through a callback, so the library logs them, `socktune
+ * check` prints them and the unit tests collect them. */
 #ifndef SOCKTUNE_CONFIG_H
 #define SOCKTUNE_CONFIG_H
 
 #include "rule.h"
 #include "size.h"
 
+#include <stddef.h>
+
 enum { ST_MODE_OFF = 0, ST_MODE_OBSERVE = 1, ST_MODE_ON = 2 };
 enum { ST_LOG_ERROR = 0, ST_LOG_WARN = 1, ST_LOG_INFO = 2, ST_LOG_DEBUG = 3 };
 
 #define ST_MAX_RULES 64
 
-/* Off, though make bench (arm c) finds 4K never slower than none and
- * Spice-like messages 3-6% faster: merging copies the caller's small
- * iovecs, and a copy cannot answer EFAULT for a bad pointer the way the
- * kernel does, it faults.  A host must not die of socktune, so merging
- * is for those who ask. */
-#define ST_MERGE_DEFAULT 0L
-/* Spice's figure (seed 004): its writevs of at most 1 KiB were merged. */
-#define ST_TLS_MERGE_DEFAULT 1024L
-/* How long a byte may be held (TLS or corked), in milliseconds: a safety
- * net under the wait points, which send holds long before it.  At most the
- * kernel's own cork bound. */
-#define ST_HOLD_MAX_DEFAULT 20
+/* How long a byte may be held (TLS or corked), in milliseconds, at most:
+ * the kernel's own cork bound. */
 #define ST_HOLD_MAX_LIMIT 200
 #define ST_MAX_SOURCES 4
 
@@ -51,7 +43,69 @@ typedef void (*st_diag_fn)(void *ctx, const char *source, int line, const char *
 			   const char *msg);
 typedef char *(*st_getenv_fn)(const char *name);
 
-/* The built-in defaults: on, warn, sndbuf and rcvbuf auto, nodelay left. */
+/* Where a key may be written, and so which struct its field is in.  Bits,
+ * so that a reader can ask for the keys of several places at once. */
+enum st_key_kind {
+	ST_KEY_GLOBAL = 1, /* a file's top level, and its variable: struct st_config */
+	ST_KEY_OPTION = 2, /* defaults and rules, and its variable, which overrides
+			    * both for every socket: struct st_opts */
+	ST_KEY_MATCH = 4,  /* a rule only: what the rule matches, and its name:
+			    * struct st_rule */
+};
+
+/* What a key's value is.  Each type has one parser, one way to print a
+ * value back, and keys of one type share one accepted-values text. */
+enum st_value_type {
+	ST_VALUE_SIZE,      /* long: size_parse */
+	ST_VALUE_SWITCH,    /* int 0/1 */
+	ST_VALUE_SWITCH_OR_DEFAULT, /* int 0/1/ST_DEFAULT */
+	ST_VALUE_MERGE,     /* long, 0 to ST_MERGE_MAX */
+	ST_VALUE_TLS_MERGE, /* long, 0 to ST_TLS_MERGE_MAX */
+	ST_VALUE_CORK,      /* int ST_CORK_* */
+	ST_VALUE_MODE,      /* int ST_MODE_* */
+	ST_VALUE_LOG,       /* int ST_LOG_* */
+	ST_VALUE_HOLD,      /* int, milliseconds */
+	ST_VALUE_STRING,    /* char[size], a string in a file; a path or a glob */
+	ST_VALUE_FAMILY,    /* unsigned ST_FAM_* mask */
+	ST_VALUE_TYPE,      /* unsigned ST_TYPE_* mask */
+	ST_VALUE_ROLE,      /* int ST_ROLE_* */
+	ST_VALUE_PORTS,     /* struct st_portset */
+	ST_VALUE_CIDR,      /* struct st_cidr */
+	ST_VALUE_DEFAULTS,  /* the defaults group: option keys */
+	ST_VALUE_RULES,     /* the rules list: groups of match and option keys */
+};
+
+/* One configuration key, as every source, message and listing sees it. */
+struct st_key {
+	const char *name;
+	enum st_key_kind kind;
+	size_t offset, size; /* its field in the struct its kind names */
+	const char *env;     /* its variable, or NULL when it has none */
+	enum st_value_type type;
+	const char *def;      /* the built-in value, as text the parser takes;
+			       * NULL when it is zero (or there is no field) */
+	const char *accepted; /* what the parser takes, in words true of a file
+			       * and of a variable alike */
+	const char *help;     /* one line, for --help */
+};
+
+/* Every key, in the order messages list them, ended by one with a NULL
+ * name: for (const struct st_key *k = socktune_keys; k->name; k++). */
+extern const struct st_key socktune_keys[];
+
+/* The key called name among the kinds asked for (ST_KEY_* bits), or NULL. */
+const struct st_key *conf_key_find(const char *name, unsigned kinds);
+
+/* Parses text as k's value into its field of base (the struct k->kind
+ * names).  Returns 0, or -1 with base untouched. */
+int conf_key_parse(const struct st_key *k, const char *text, void *base);
+
+/* k's value in base as text the parser takes back ("2M", "on", "inet,unix"),
+ * in buf; NULL when it is unset (ST_UNSET, an empty string, no criterion). */
+const char *conf_key_format(const struct st_key *k, const void *base, char *buf, size_t len);
+
+/* The built-in defaults (each key's def): on, warn, sndbuf and rcvbuf
+ * auto, nodelay left; no rules, no overrides. */
 void conf_defaults(struct st_config *c);
 
 /* Reads one file on top of c.  Returns 1 when read, 0 when it does not exist
@@ -62,9 +116,8 @@ int conf_read_file(struct st_config *c, const char *path, int must_exist, int se
 		     st_diag_fn diag, void *ctx);
 
 /* Sets one key from text, as the environment and `socktune -o` give it:
- * mode, log, stats, tls_split, hold_max, sndbuf, rcvbuf, nodelay, force, merge,
- * tls_merge, cork.  sndbuf and friends go
- * to the overrides (c->env).  Returns 0, or -1 after a diag. */
+ * a key with a variable.  An option key goes to the overrides (c->env).
+ * Returns 0, or -1 after a diag. */
 int conf_set(struct st_config *c, const char *key, const char *value, const char *source,
 	     const char *shown_key, st_diag_fn diag, void *ctx);
 

@@ -20,7 +20,11 @@ enum {
 
 /* Accepted spellings, for messages. */
 #define ST_SIZE_ACCEPTED "a size from 1 to 1G such as 65536, 512K or 2M, \"default\" or \"auto\""
-#define ST_SWITCH_ACCEPTED "on, off, true, false, yes, no, 1 or 0"
+/* In a file "on" is a string and true a boolean; in a variable both are
+ * plain words, and shell quotes go: the quoted words hold for both. */
+#define ST_SWITCH_ACCEPTED "\"on\" or \"off\" (true or false, \"yes\" or \"no\", 1 or 0 too)"
+#define ST_SWITCH_OR_DEFAULT_ACCEPTED                                                             \
+	"\"on\", \"off\" or \"default\" (true or false, \"yes\" or \"no\", 1 or 0 too)"
 
 /* "2M", "512k", "65536", "1GiB", "default", "auto" -> bytes or ST_*.
  * Returns 0, or -1 when the text is none of those. */

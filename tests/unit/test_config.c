@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <criterion/criterion.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 
 static char dir[64];
 static char msgs[8192];
+static char last_msg[1024]; /* the last message alone, without where */
 static int nmsgs;
 
 static void collect(void *ctx, const char *source, int line, const char *key, const char *msg)
@@ -18,6 +20,7 @@ static void collect(void *ctx, const char *source, int line, const char *key, co
 	(void)ctx;
 	size_t n = strlen(msgs);
 	snprintf(msgs + n, sizeof(msgs) - n, "%s:%d: %s: %s\n", source, line, key ? key : "-", msg);
+	snprintf(last_msg, sizeof(last_msg), "%s", msg);
 	nmsgs++;
 }
 
@@ -276,7 +279,7 @@ Test(config, bad_environment_value)
 	put_env("SOCKTUNE", "sometimes");
 	load();
 	cr_assert_eq(nmsgs, 2, "%s", msgs);
-	cr_assert(strstr(msgs, "environment:0: SOCKTUNE_SNDBUF: \"lots\" is not valid; accepted: "),
+	cr_assert(strstr(msgs, "environment:0: SOCKTUNE_SNDBUF: \"lots\" is not a size; accepted: "),
 		  "%s", msgs);
 	cr_assert(strstr(msgs, "environment:0: SOCKTUNE: \"sometimes\" is not valid; accepted: "
 			       "\"on\", \"observe\" or \"off\""),
@@ -424,7 +427,8 @@ Test(config, tls_split_is_on_by_default_and_set_by_file_then_environment)
 	put_env("SOCKTUNE_TLS_SPLIT", "sometimes");
 	load();
 	cr_assert_eq(cfg.tls_split, 1, "a bad value leaves the default");
-	cr_assert(strstr(msgs, "SOCKTUNE_TLS_SPLIT: \"sometimes\" is not valid; accepted: on or off"),
+	cr_assert(strstr(msgs, "SOCKTUNE_TLS_SPLIT: \"sometimes\" is not valid; accepted: \"on\" or "
+			       "\"off\""),
 		  "%s", msgs);
 }
 
@@ -469,4 +473,364 @@ Test(config, hold_max_is_20ms_by_default_and_bounded_by_the_kernels_200ms)
 				  strstr(msgs, "accepted: a time from 1 to 200 milliseconds"),
 			  "%s: %s", bad[i], msgs);
 	}
+}
+
+/* ---- one table of keys ---------------------------------------------------------------- */
+
+static void reset(void)
+{
+	msgs[0] = last_msg[0] = '\0';
+	nmsgs = 0;
+	nenv = 0;
+}
+
+/* The words after the key: what a bad value gets, wherever it was written. */
+static void bad_value_words(const char *source, const char *key, const char *bad, char *out,
+			    size_t len)
+{
+	cr_assert_eq(nmsgs, 1, "%s %s=%s: one message: %s", source, key, bad, msgs);
+	snprintf(out, len, "%s", last_msg);
+}
+
+/* nodelay and force said "true, false or \"default\"" and "true or false" in a file
+ * but "on, off or default" and "on or off" in a variable, and sndbuf and rcvbuf were
+ * "not a size" in a file but "not valid" in a variable: now one key, one message.
+ * (Against the old two parsers: fails for sndbuf, rcvbuf, nodelay and force.) */
+Test(config, a_bad_value_gets_the_same_words_from_a_file_and_from_a_variable)
+{
+	static const struct {
+		const char *key;
+		int option; /* in defaults, else at the top */
+	} keys[] = {
+		{"sndbuf", 1},  {"rcvbuf", 1},	 {"nodelay", 1}, {"force", 1},
+		{"merge", 1},	{"tls_merge", 1}, {"cork", 1},	  {"mode", 0},
+		{"log", 0},	{"tls_split", 0}, {"hold_max", 0},
+	};
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		char text[128], from_file[512], from_set[512];
+		reset();
+		snprintf(text, sizeof(text), keys[i].option ? "defaults = { %s = \"bogus\"; };\n"
+							    : "%s = \"bogus\";\n",
+			 keys[i].key);
+		put_env("SOCKTUNE_CONFIG", write_file("same.conf", text));
+		load();
+		bad_value_words("file", keys[i].key, "bogus", from_file, sizeof(from_file));
+		reset();
+		struct st_config c;
+		conf_defaults(&c);
+		cr_assert_eq(conf_set(&c, keys[i].key, "bogus", "-o", keys[i].key, collect, NULL), -1);
+		bad_value_words("-o", keys[i].key, "bogus", from_set, sizeof(from_set));
+		cr_assert_str_eq(from_file, from_set, "%s: a file and -o disagree", keys[i].key);
+	}
+}
+
+/* A value of each type that its parser takes, and one it refuses.  A string is
+ * refused when it does not fit its field: bad is NULL there, and made to measure. */
+static const struct {
+	const char *good, *bad;
+} samples[] = {
+	[ST_VALUE_SIZE] = {"512K", "2Q"},
+	[ST_VALUE_SWITCH] = {"yes", "maybe"},
+	[ST_VALUE_SWITCH_OR_DEFAULT] = {"default", "maybe"},
+	[ST_VALUE_MERGE] = {"1K", "8K"},
+	[ST_VALUE_TLS_MERGE] = {"16K", "32K"},
+	[ST_VALUE_CORK] = {"auto", "sometimes"},
+	[ST_VALUE_MODE] = {"observe", "sometimes"},
+	[ST_VALUE_LOG] = {"debug", "loud"},
+	[ST_VALUE_HOLD] = {"50ms", "0"},
+	[ST_VALUE_STRING] = {"qemu-*", NULL},
+	[ST_VALUE_FAMILY] = {"inet,unix", "ipx"},
+	[ST_VALUE_TYPE] = {"dgram", "raw"},
+	[ST_VALUE_ROLE] = {"client", "both"},
+	[ST_VALUE_PORTS] = {"80,8000-8100", "0"},
+	[ST_VALUE_CIDR] = {"10.0.0.0/8", "10.0.0.0/33"},
+};
+
+static int is_group(const struct st_key *k)
+{
+	return k->type == ST_VALUE_DEFAULTS || k->type == ST_VALUE_RULES;
+}
+
+static const char *bad_sample(const struct st_key *k)
+{
+	static char too_long[1024];
+	if (samples[k->type].bad)
+		return samples[k->type].bad;
+	cr_assert_lt(k->size, sizeof(too_long));
+	memset(too_long, 'a', k->size);
+	too_long[k->size] = '\0';
+	return too_long;
+}
+
+/* A file with key = "value" where the key belongs: at the top, in defaults, in a rule. */
+static void load_one(const struct st_key *k, const char *value, int in_rule)
+{
+	char text[1200];
+	if (k->kind == ST_KEY_GLOBAL)
+		snprintf(text, sizeof(text), "%s = \"%s\";\n", k->name, value);
+	else if (k->kind == ST_KEY_OPTION && !in_rule)
+		snprintf(text, sizeof(text), "defaults = { %s = \"%s\"; };\n", k->name, value);
+	else
+		snprintf(text, sizeof(text), "rules = ( { %s = \"%s\"; } );\n", k->name, value);
+	reset();
+	put_env("SOCKTUNE_CONFIG", write_file("one.conf", text));
+	load();
+}
+
+/* Where a file put k's value. */
+static const void *file_base(const struct st_key *k, int in_rule)
+{
+	if (k->kind == ST_KEY_GLOBAL)
+		return &cfg;
+	if (k->kind == ST_KEY_MATCH)
+		return &cfg.rules[0];
+	return in_rule ? (const void *)&cfg.rules[0].opts : (const void *)&cfg.defaults;
+}
+
+/* good as k's parser reads it and k's printer writes it back. */
+static const char *good_shown(const struct st_key *k, char *buf, size_t len)
+{
+	static struct st_rule scratch; /* large enough for any kind's struct */
+	static struct st_config scratch_cfg;
+	void *base = k->kind == ST_KEY_GLOBAL ? (void *)&scratch_cfg : (void *)&scratch;
+	cr_assert_eq(conf_key_parse(k, samples[k->type].good, base), 0, "%s: the sample", k->name);
+	const char *shown = conf_key_format(k, base, buf, len);
+	cr_assert_not_null(shown, "%s: %s prints as nothing", k->name, samples[k->type].good);
+	return shown;
+}
+
+Test(config, every_key_takes_a_good_value_and_refuses_a_bad_one_in_the_same_words_everywhere)
+{
+	int tried = 0;
+	for (const struct st_key *k = socktune_keys; k->name; k++) {
+		if (is_group(k))
+			continue;
+		cr_assert_not_null(samples[k->type].good, "%s: no sample for its type", k->name);
+		char want[128], got[128], from_file[1024];
+		const char *bad = bad_sample(k);
+		const char *shown = good_shown(k, want, sizeof(want));
+		/* A rule's option falls back to defaults and keeps the rule; a bad
+		 * criterion drops it. */
+		const char *then = k->kind == ST_KEY_MATCH ? "; this rule is ignored" : "";
+		char words[1200];
+		snprintf(words, sizeof(words), "\"%s\" is not %s; accepted: %s%s", bad,
+			 k->type == ST_VALUE_SIZE ? "a size" : "valid", k->accepted, then);
+
+		for (int in_rule = 0; in_rule <= (k->kind == ST_KEY_OPTION); in_rule++) {
+			load_one(k, samples[k->type].good, in_rule);
+			cr_assert_eq(nmsgs, 0, "%s: %s", k->name, msgs);
+			const char *landed = conf_key_format(k, file_base(k, in_rule), got, sizeof(got));
+			cr_assert(landed && !strcmp(landed, shown), "%s from a file: %s, not %s",
+				  k->name, landed ? landed : "(unset)", shown);
+			load_one(k, bad, in_rule);
+			bad_value_words("file", k->name, bad, from_file, sizeof(from_file));
+			cr_assert_str_eq(from_file, words, "%s in a file", k->name);
+			cr_assert_eq(cfg.nrules, k->kind == ST_KEY_MATCH ? 0 : in_rule, "%s", k->name);
+		}
+
+		struct st_config c;
+		conf_defaults(&c);
+		reset();
+		cr_assert_eq(conf_env_name(k->name), k->env, "%s", k->name);
+		if (!k->env) {
+			cr_assert_eq(conf_set(&c, k->name, samples[k->type].good, "-o", k->name, collect,
+					      NULL),
+				     -1, "%s has no variable, so -o does not take it", k->name);
+			cr_assert(strstr(last_msg, "unknown key; accepted: "), "%s: %s", k->name, msgs);
+			continue;
+		}
+		void *base = k->kind == ST_KEY_OPTION ? (void *)&c.env : (void *)&c;
+		cr_assert_eq(conf_set(&c, k->name, samples[k->type].good, "-o", k->name, collect, NULL),
+			     0, "%s: %s", k->name, msgs);
+		const char *landed = conf_key_format(k, base, got, sizeof(got));
+		cr_assert(landed && !strcmp(landed, shown), "%s from -o: %s, not %s", k->name,
+			  landed ? landed : "(unset)", shown);
+		cr_assert_eq(conf_set(&c, k->name, bad, "-o", k->name, collect, NULL), -1, "%s", k->name);
+		cr_assert_str_eq(last_msg, words, "%s from -o", k->name);
+		tried++;
+	}
+	cr_assert_gt(tried, 0, "no key with a variable was tried");
+}
+
+Test(config, every_value_prints_as_text_its_parser_takes_back)
+{
+	for (const struct st_key *k = socktune_keys; k->name; k++) {
+		if (is_group(k))
+			continue;
+		char once[128], twice[128];
+		const char *shown = good_shown(k, once, sizeof(once));
+		static struct st_rule back;
+		static struct st_config back_cfg;
+		memset(&back, 0, sizeof(back));
+		memset(&back_cfg, 0, sizeof(back_cfg));
+		void *base = k->kind == ST_KEY_GLOBAL ? (void *)&back_cfg : (void *)&back;
+		cr_assert_eq(conf_key_parse(k, shown, base), 0, "%s: \"%s\"", k->name, shown);
+		const char *again = conf_key_format(k, base, twice, sizeof(twice));
+		cr_assert(again && !strcmp(again, shown), "%s: %s then %s", k->name, shown, again);
+	}
+}
+
+Test(config, the_built_in_defaults_are_the_tables)
+{
+	struct st_config c;
+	conf_defaults(&c);
+	for (const struct st_key *k = socktune_keys; k->name; k++) {
+		char buf[64], want[64];
+		static struct st_config scratch;
+		if (!k->def)
+			continue;
+		cr_assert(k->kind != ST_KEY_MATCH, "%s: a criterion has no default", k->name);
+		void *base = k->kind == ST_KEY_OPTION ? (void *)&scratch.defaults : (void *)&scratch;
+		cr_assert_eq(conf_key_parse(k, k->def, base), 0, "%s: default \"%s\"", k->name, k->def);
+		const char *have = conf_key_format(
+			k, k->kind == ST_KEY_OPTION ? (void *)&c.defaults : (void *)&c, buf, sizeof(buf));
+		const char *meant = conf_key_format(k, base, want, sizeof(want));
+		cr_assert(have == meant || (have && meant && !strcmp(have, meant)), "%s: %s, not %s",
+			  k->name, have ? have : "(unset)", meant ? meant : "(unset)");
+		if (k->kind == ST_KEY_OPTION)
+			cr_assert_null(conf_key_format(k, &c.env, buf, sizeof(buf)),
+				       "%s: no override before the environment", k->name);
+	}
+	cr_assert_eq(c.defaults.tls_merge, 1024);
+	cr_assert_eq(c.defaults.merge, 0);
+	cr_assert_eq(c.hold_max, 20);
+	cr_assert_eq(c.tls_split, 1);
+	cr_assert_eq(c.defaults.cork, ST_CORK_OFF);
+}
+
+/* stats = 5; was the path "5"; name and program already took only a string. */
+Test(config, a_name_or_a_path_is_taken_only_as_a_string_in_a_file)
+{
+	put_env("SOCKTUNE_CONFIG", write_file("strings.conf", "stats = 5;\n"
+							      "rules = ( { name = true; sndbuf = \"1M\"; } );\n"));
+	load();
+	cr_assert_eq(nmsgs, 2, "%s", msgs);
+	cr_assert(strstr(msgs, ":1: stats: \"5\" is not valid; accepted: \"stderr\""), "%s", msgs);
+	cr_assert(strstr(msgs, ":2: rules[0].name: \"true\" is not valid; accepted: a string"),
+		  "%s", msgs);
+	cr_assert_str_eq(cfg.stats, "");
+	cr_assert_eq(cfg.nrules, 0);
+}
+
+/* The table's fields, named once more by hand: the generic tests above go through
+ * the table both ways and would not see a row pointing at its neighbour's field. */
+Test(config, every_key_fills_its_own_field)
+{
+	static const struct {
+		const char *name;
+		size_t offset;
+	} fields[] = {
+		{"mode", offsetof(struct st_config, mode)},
+		{"log", offsetof(struct st_config, log)},
+		{"stats", offsetof(struct st_config, stats)},
+		{"tls_split", offsetof(struct st_config, tls_split)},
+		{"hold_max", offsetof(struct st_config, hold_max)},
+		{"name", offsetof(struct st_rule, name)},
+		{"family", offsetof(struct st_rule, families)},
+		{"type", offsetof(struct st_rule, types)},
+		{"role", offsetof(struct st_rule, role)},
+		{"program", offsetof(struct st_rule, program)},
+		{"local_port", offsetof(struct st_rule, local_port)},
+		{"peer_port", offsetof(struct st_rule, peer_port)},
+		{"peer", offsetof(struct st_rule, peer)},
+		{"sndbuf", offsetof(struct st_opts, sndbuf)},
+		{"rcvbuf", offsetof(struct st_opts, rcvbuf)},
+		{"nodelay", offsetof(struct st_opts, nodelay)},
+		{"force", offsetof(struct st_opts, force)},
+		{"merge", offsetof(struct st_opts, merge)},
+		{"tls_merge", offsetof(struct st_opts, tls_merge)},
+		{"cork", offsetof(struct st_opts, cork)},
+	};
+	size_t n = 0;
+	for (const struct st_key *k = socktune_keys; k->name; k++) {
+		if (is_group(k))
+			continue;
+		size_t i = 0;
+		while (i < sizeof(fields) / sizeof(fields[0]) && strcmp(fields[i].name, k->name))
+			i++;
+		cr_assert_lt(i, sizeof(fields) / sizeof(fields[0]), "%s: a new key? name its field",
+			     k->name);
+		cr_assert_eq(k->offset, fields[i].offset, "%s", k->name);
+		n++;
+	}
+	cr_assert_eq(n, sizeof(fields) / sizeof(fields[0]), "a key is gone from the table");
+}
+
+/* What the man pages, --help and the messages rely on. */
+Test(config, the_table_holds_together)
+{
+	for (const struct st_key *k = socktune_keys; k->name; k++) {
+		cr_assert(k->accepted && k->accepted[0] && k->help && k->help[0], "%s", k->name);
+		for (const struct st_key *o = socktune_keys; o < k; o++) {
+			cr_assert_str_neq(o->name, k->name, "twice in the table");
+			/* One wording per type; strings differ in their room. */
+			if (o->type == k->type && k->type != ST_VALUE_STRING)
+				cr_assert_str_eq(o->accepted, k->accepted, "%s and %s", o->name, k->name);
+		}
+		char env[64] = "SOCKTUNE";
+		if (strcmp(k->name, "mode")) {
+			size_t n = strlen(env);
+			env[n++] = '_';
+			for (const char *p = k->name; *p; p++)
+				env[n++] = (char)(*p >= 'a' && *p <= 'z' ? *p - 'a' + 'A' : *p);
+			env[n] = '\0';
+		}
+		if (k->kind == ST_KEY_MATCH || is_group(k))
+			cr_assert_null(k->env, "%s: only a file has it", k->name);
+		else
+			cr_assert_str_eq(k->env, env, "%s", k->name);
+		if (k->type == ST_VALUE_STRING)
+			cr_assert(k->size > 1, "%s", k->name);
+	}
+}
+
+/* The keys of those kinds (with a variable only, for -o), as the messages list them. */
+static void key_list(char *out, size_t len, unsigned kinds, int with_env)
+{
+	size_t n = 0;
+	out[0] = '\0';
+	for (const struct st_key *k = socktune_keys; k->name; k++)
+		if ((k->kind & kinds) && (!with_env || k->env))
+			n += (size_t)snprintf(out + n, len - n, "%s%s%s", n ? ", " : "", k->name,
+					      k->type == ST_VALUE_DEFAULTS ? " = { ... }"
+					      : k->type == ST_VALUE_RULES  ? " = ( ... )"
+									   : "");
+}
+
+Test(config, unknown_key_messages_list_the_tables_keys)
+{
+	put_env("SOCKTUNE_CONFIG", write_file("unknown.conf", "colour = 1;\n"
+							      "defaults = { colour = 1; };\n"
+							      "rules = ( { colour = 1; } );\n"));
+	load();
+	struct st_config c;
+	conf_defaults(&c);
+	conf_set(&c, "colour", "red", "-o", "colour", collect, NULL);
+	cr_assert_eq(nmsgs, 4, "%s", msgs);
+	static const struct {
+		const char *where;
+		unsigned kinds;
+		int with_env;
+		const char *then;
+	} lists[] = {
+		{"unknown.conf:1: colour", ST_KEY_GLOBAL, 0, ""},
+		{"unknown.conf:2: defaults.colour", ST_KEY_OPTION, 0, ""},
+		{"unknown.conf:3: rules[0].colour", ST_KEY_MATCH | ST_KEY_OPTION, 0,
+		 "; this rule is ignored"},
+		{"-o:0: colour", ST_KEY_GLOBAL | ST_KEY_OPTION, 1, ""},
+	};
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+		char keys[512], want[700];
+		key_list(keys, sizeof(keys), lists[i].kinds, lists[i].with_env);
+		snprintf(want, sizeof(want), "%s: unknown key; accepted: %s%s\n", lists[i].where, keys,
+			 lists[i].then);
+		cr_assert(strstr(msgs, want), "want %s in\n%s", want, msgs);
+	}
+	cr_assert(strstr(msgs, "accepted: mode, log, stats, tls_split, hold_max, defaults = { ... }, "
+			       "rules = ( ... )\n"),
+		  "%s", msgs);
+	cr_assert(strstr(msgs, "accepted: name, family, type, role, program, local_port, peer_port, "
+			       "peer, sndbuf, rcvbuf, nodelay, force, merge, tls_merge, cork; this "
+			       "rule is ignored\n"),
+		  "%s", msgs);
 }
