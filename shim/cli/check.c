@@ -16,84 +16,34 @@
 #define SOCKTUNE_SYSCONFDIR "/etc"
 #endif
 
+/* The keys of one kind that base sets, as " key=value", in the table's
+ * order; skip names a key the caller shows itself.  Returns how many. */
+static int print_keys(unsigned kind, const void *base, const char *skip)
+{
+	int n = 0;
+	for (const struct st_key *k = socktune_keys; k->name; k++) {
+		char buf[128];
+		const char *v = NULL;
+		if (k->kind == kind && !(skip && !strcmp(k->name, skip)))
+			v = conf_key_format(k, base, buf, sizeof(buf));
+		if (v)
+			printf(" %s=%s", k->name, v), n++;
+	}
+	return n;
+}
+
 static void print_opts(const struct st_opts *o)
 {
-	char buf[32];
-	const char *sep = "";
-	if (o->sndbuf != ST_UNSET) {
-		size_format(o->sndbuf, buf, sizeof(buf));
-		printf("%ssndbuf=%s", sep, buf);
-		sep = " ";
-	}
-	if (o->rcvbuf != ST_UNSET) {
-		size_format(o->rcvbuf, buf, sizeof(buf));
-		printf("%srcvbuf=%s", sep, buf);
-		sep = " ";
-	}
-	if (o->nodelay != ST_UNSET) {
-		printf("%snodelay=%s", sep, o->nodelay == ST_DEFAULT ? "default" : o->nodelay ? "on" : "off");
-		sep = " ";
-	}
-	if (o->force != ST_UNSET) {
-		printf("%sforce=%s", sep, o->force ? "on" : "off");
-		sep = " ";
-	}
-	if (o->merge != ST_UNSET) {
-		size_format(o->merge, buf, sizeof(buf));
-		printf("%smerge=%s", sep, o->merge ? buf : "off");
-		sep = " ";
-	}
-	if (o->tls_merge != ST_UNSET) {
-		size_format(o->tls_merge, buf, sizeof(buf));
-		printf("%stls_merge=%s", sep, o->tls_merge ? buf : "off");
-		sep = " ";
-	}
-	if (o->cork != ST_UNSET) {
-		printf("%scork=%s", sep, cork_name(o->cork));
-		sep = " ";
-	}
-	printf("%s\n", *sep ? "" : "(nothing: the defaults apply)");
-}
-
-static void print_bits(const char *key, unsigned mask, const char *(*name)(unsigned))
-{
-	printf(" %s=", key);
-	const char *sep = "";
-	for (unsigned bit = 1; bit <= 4; bit <<= 1)
-		if (mask & bit)
-			printf("%s%s", sep, name(bit)), sep = ",";
-}
-
-static void print_ports(const char *key, const struct st_portset *ps)
-{
-	printf(" %s=", key);
-	for (int i = 0; i < ps->n; i++) {
-		printf("%s%u", i ? "," : "", ps->r[i].lo);
-		if (ps->r[i].hi != ps->r[i].lo)
-			printf("-%u", ps->r[i].hi);
-	}
+	printf("%s\n", print_keys(ST_KEY_OPTION, o, NULL) ? "" : " (nothing: the defaults apply)");
 }
 
 static void print_rule(int i, const struct st_rule *r)
 {
 	printf("  %d. %s%s(%s:%d)\n     match:", i + 1, r->name, r->name[0] ? " " : "", r->source,
 	       r->line);
-	int any = 0;
-	if (r->families)
-		print_bits("family", r->families, family_name), any = 1;
-	if (r->types)
-		print_bits("type", r->types, type_name), any = 1;
-	if (r->role)
-		printf(" role=%s", role_name(r->role)), any = 1;
-	if (r->program[0])
-		printf(" program=%s", r->program), any = 1;
-	if (r->local_port.n)
-		print_ports("local_port", &r->local_port), any = 1;
-	if (r->peer_port.n)
-		print_ports("peer_port", &r->peer_port), any = 1;
-	if (r->peer.set)
-		printf(" peer=%s", r->peer.text), any = 1;
-	printf("%s\n     set:   ", any ? "" : " every socket");
+	/* The name is in the heading. */
+	int any = print_keys(ST_KEY_MATCH, r, "name");
+	printf("%s\n     set:  ", any ? "" : " every socket");
 	print_opts(&r->opts);
 }
 
@@ -192,9 +142,16 @@ int cli_check(int argc, char **argv)
 	conf_load(&cfg, SOCKTUNE_SYSCONFDIR, 0, getenv, cli_diag, NULL, "socktune", "socktune");
 
 	printf("socktune %s on %s\n", SOCKTUNE_VERSION, platform_name());
-	printf("mode: %s   log: %s   stats: %s   tls_split: %s   hold_max: %d ms\n",
-	       mode_name(cfg.mode), log_name(cfg.log), cfg.stats[0] ? cfg.stats : "(none)",
-	       cfg.tls_split ? "on" : "off", cfg.hold_max);
+	const char *sep = "";
+	for (const struct st_key *k = socktune_keys; k->name; k++) {
+		char buf[64];
+		if (k->kind != ST_KEY_GLOBAL || !k->size)
+			continue; /* defaults and rules come below */
+		const char *v = conf_key_format(k, &cfg, buf, sizeof(buf));
+		printf("%s%s: %s", sep, k->name, v ? v : "(none)");
+		sep = "   ";
+	}
+	printf("\n");
 	printf("files read, in order:");
 	for (int i = 0; i < cfg.nsources; i++)
 		printf("\n  %s", cfg.sources[i]);
@@ -202,9 +159,9 @@ int cli_check(int argc, char **argv)
 	printf("\nrules, first match wins (%d):\n", cfg.nrules);
 	for (int i = 0; i < cfg.nrules; i++)
 		print_rule(i, &cfg.rules[i]);
-	printf("  then the defaults: ");
+	printf("  then the defaults:");
 	print_opts(&cfg.defaults);
-	printf("  environment overrides, over every rule: ");
+	printf("  environment overrides, over every rule:");
 	print_opts(&cfg.env);
 
 	printf("\nplatform table (%s), what \"auto\" means:\n", platform_name());

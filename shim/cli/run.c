@@ -33,7 +33,7 @@
 #define SOCKTUNE_PRELOAD SOCKTUNE_LIBDIR "/" LIBNAME
 #endif
 
-static const char usage[] =
+static const char usage_head[] =
 	"usage: socktune [OPTION]... [--] COMMAND [ARG]...\n"
 	"       socktune check [-c FILE]\n"
 	"       socktune ab [-n RUNS] [-o KEY=VALUE]... [OPTION]... [--] COMMAND [ARG]...\n"
@@ -46,33 +46,10 @@ static const char usage[] =
 	"\n"
 	"  -c, --config FILE   also read FILE, after the system and user files\n"
 	"                      (SOCKTUNE_CONFIG)\n"
-	"  -o KEY=VALUE        set KEY for every socket (SOCKTUNE_KEY); keys:\n"
-	"                        sndbuf, rcvbuf  SIZE (512K, 2M), default or auto\n"
-	"                        nodelay         on, off or default\n"
-	"                        force           on or off: override the program's\n"
-	"                                        own setsockopt\n"
-	"                        merge           0 (off, the default) or SIZE up to\n"
-	"                                        4K: merge runs of small iovecs in\n"
-	"                                        writev/sendmsg\n"
-	"                        tls_merge       0 (off) or SIZE up to 16K (default\n"
-	"                                        1K): hold small SSL_writes and send\n"
-	"                                        them together, as one TLS record, or\n"
-	"                                        two when tls_split is on\n"
-	"                        tls_split       on (default) or off: the last held\n"
-	"                                        write goes in a record of its own,\n"
-	"                                        so receivers that read one record per\n"
-	"                                        wake-up never stall; off only for\n"
-	"                                        peers known to drain SSL_pending\n"
-	"                        hold_max        1 to 200 (ms, default 20): no held\n"
-	"                                        TLS byte or corked tail waits longer,\n"
-	"                                        whatever its thread does\n"
-	"                        cork            off (default), auto or on, TCP only:\n"
-	"                                        auto holds small writes in the\n"
-	"                                        kernel until the writing thread\n"
-	"                                        waits; on corks for good, the tail\n"
-	"                                        of a burst waiting up to ~200 ms\n"
-	"                                        (bulk one-way senders only)\n"
-	"                        mode, log, stats  as the options below\n"
+	"  -o KEY=VALUE        set KEY for this run (SOCKTUNE_KEY); the keys, each with\n"
+	"                      its built-in value:\n";
+
+static const char usage_tail[] =
 	"      --off           preload but pass everything through (SOCKTUNE=off)\n"
 	"      --observe       collect figures, tune nothing (SOCKTUNE=observe):\n"
 	"                      the A arm of an A/B test\n"
@@ -90,6 +67,44 @@ static const char usage[] =
 	"Exit status: COMMAND's; 126 if it cannot run, 127 if it is not found,\n"
 	"125 if the library is missing, 2 for a usage error.\n"
 	"See socktune(1), socktune.conf(5), socktune(7).\n";
+
+/* text from column indent on, wrapped at spaces before column 80. */
+static void print_wrapped(const char *text, int indent)
+{
+	int col = indent;
+	for (const char *p = text; *p; p += strspn(p, " ")) {
+		int w = (int)strcspn(p, " ");
+		if (col > indent && col + 1 + w >= 80) {
+			printf("\n%*s", indent, "");
+			col = indent;
+		} else if (col > indent) {
+			putchar(' ');
+			col++;
+		}
+		printf("%.*s", w, p);
+		col += w;
+		p += w;
+	}
+	putchar('\n');
+}
+
+/* The usage, with the keys -o takes from the table: each as KEY=its
+ * built-in value, what it does and what it takes. */
+static void print_usage(void)
+{
+	fputs(usage_head, stdout);
+	for (const struct st_key *k = socktune_keys; k->name; k++) {
+		char key[64];
+		if (!k->env)
+			continue;
+		snprintf(key, sizeof(key), "%s=%s", k->name, k->def ? k->def : "");
+		printf("    %-17s ", key);
+		print_wrapped(k->help, 22);
+		printf("%22s", "");
+		print_wrapped(k->accepted, 22);
+	}
+	fputs(usage_tail, stdout);
+}
 
 const char *cli_library_path(void)
 {
@@ -219,7 +234,7 @@ int cli_run(int argc, char **argv)
 				return 2;
 			break;
 		case 'h':
-			fputs(usage, stdout);
+			print_usage();
 			return 0;
 		case 'V':
 			printf("socktune %s\n", SOCKTUNE_VERSION);
