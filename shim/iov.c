@@ -5,18 +5,27 @@
 
 #include <string.h>
 
+int iov_first_run(const struct iovec *in, int n, size_t small, size_t cap)
+{
+	/* Nothing is copied yet, so the whole of cap is room: the pair that
+	 * fits it here is one the loop in iov_coalesce takes. */
+	for (int i = 0; i + 1 < n; i++)
+		if (in[i].iov_len <= small && in[i + 1].iov_len <= small &&
+		    in[i].iov_len + in[i + 1].iov_len <= cap)
+			return i;
+	return n;
+}
+
 int iov_coalesce(const struct iovec *in, int n, size_t small, char *buf, size_t cap,
 		 struct iovec *out, size_t *copied)
 {
 	size_t used = 0;
-	int o = 0, i = 0;
+	int o = 0;
 
 	/* Most calls that merge nothing have no two small neighbours at all:
 	 * find that out without building a copy of the array. */
-	while (i + 1 < n && !(in[i].iov_len <= small && in[i + 1].iov_len <= small &&
-			      in[i].iov_len + in[i + 1].iov_len <= cap))
-		i++;
-	if (i + 1 >= n) {
+	int i = iov_first_run(in, n, small, cap);
+	if (i == n) {
 		*copied = 0;
 		return n;
 	}

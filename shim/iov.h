@@ -16,4 +16,9 @@
 int iov_coalesce(const struct iovec *in, int n, size_t small, char *buf, size_t cap,
 		 struct iovec *out, size_t *copied);
 
+/* Where iov_coalesce would begin its first run: the index of the first of
+ * two adjacent iovecs it would copy together, or n when it would copy
+ * nothing.  Lets a caller decide before it sets aside buf and out. */
+int iov_first_run(const struct iovec *in, int n, size_t small, size_t cap);
+
 #endif

@@ -149,3 +149,29 @@ Test(merge, parse)
 	cr_assert_eq(merge_parse("default", &v), -1);
 	cr_assert_eq(merge_parse("lots", &v), -1);
 }
+
+/* The write hooks ask iov_first_run before they set aside a merge buffer:
+ * it must say "nothing to copy" exactly when iov_coalesce would copy
+ * nothing, and otherwise where its first merged piece begins. */
+Test(iov, first_run_is_where_coalesce_begins)
+{
+	srand(43);
+	static char buf[8192];
+	for (int round = 0; round < 2000; round++) {
+		struct iovec in[64], out[64];
+		int n = rand() % 65;
+		for (int i = 0; i < n; i++) {
+			static const size_t pick[] = {0, 1, 8, 24, 100, 600, 1500, 4096};
+			in[i] = (struct iovec){data, rand() % 2 ? pick[rand() % 8] : (size_t)(rand() % 300)};
+		}
+		size_t small = (size_t)(rand() % 4097), cap = (size_t)(rand() % 8193), copied;
+		int first = iov_first_run(in, n, small, cap);
+		int m = iov_coalesce(in, n, small, buf, cap, out, &copied);
+		cr_assert_eq(first < n, m < n, "round %d: first run %d, %d of %d entries", round, first, m, n);
+		if (first == n)
+			continue;
+		for (int i = 0; i < first; i++)
+			cr_assert_eq(out[i].iov_len, in[i].iov_len, "round %d: entry %d moved", round, i);
+		cr_assert_eq(out[first].iov_base, buf, "round %d: the first copy is not at %d", round, first);
+	}
+}
