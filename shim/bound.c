@@ -12,7 +12,6 @@
  * Linux only, like the holding itself (futexes; elsewhere nothing is held). */
 #include "bound.h"
 
-#include "hold.h"
 #include "log.h"
 #include "state.h"
 
@@ -73,13 +72,15 @@ void bound_arm(void)
 
 /* One look at every hold: sends the late ones; returns when the next one
  * falls due, or 0. */
+static uint64_t (*round_fn)(uint64_t now);
+
 static uint64_t one_round(void)
 {
 	uint64_t next = 0;
 	__atomic_store_n(&sending, 1, __ATOMIC_SEQ_CST);
 	if (!__atomic_load_n(&socktune_bound_paused, __ATOMIC_SEQ_CST)) {
 		uint64_t now = bound_now();
-		next = hold_late(now);
+		next = round_fn(now);
 	}
 	__atomic_store_n(&sending, 0, __ATOMIC_SEQ_CST);
 	return next;
@@ -110,13 +111,14 @@ static void *bound_main(void *unused)
 
 /* 2 while one thread starts it; the others may hold meanwhile (bound_ready),
  * and should the start fail, what they held goes at their wait points. */
-int bound_start(void)
+int bound_start(uint64_t (*round)(uint64_t now))
 {
 	int expected = 0;
 	if (__atomic_load_n(&socktune_bound_paused, __ATOMIC_RELAXED) ||
 	    !__atomic_compare_exchange_n(&socktune_bound_state, &expected, 2, 0, __ATOMIC_ACQ_REL,
 					 __ATOMIC_ACQUIRE))
 		return expected >= 1;
+	round_fn = round;
 	int saved = errno;
 	sigset_t all, old;
 	sigfillset(&all);
@@ -166,8 +168,9 @@ void bound_fork_child(void)
 	socktune_bound_paused = 0;
 }
 #else
-int bound_start(void)
+int bound_start(uint64_t (*round)(uint64_t now))
 {
+	(void)round;
 	__atomic_store_n(&socktune_bound_state, -1, __ATOMIC_RELEASE);
 	return 0;
 }

@@ -2,8 +2,10 @@
  * hold_max, whatever the holding thread does.  Wait points send holds
  * long before that; the bound is for a thread that blocks where no hook
  * sees it (a futex, a system call socktune does not hook) or computes for
- * long.  bound.c owns the thread that enforces it; ssl.c and cork.c say
- * what is held and since when, and send what is late. */
+ * long.  bound.c owns the thread that enforces it and knows nothing of
+ * holds: each round it runs the function it was started with, the
+ * registry's (hold_late in hold.c), which asks each kind of hold to send
+ * what is late. */
 #ifndef SOCKTUNE_BOUND_H
 #define SOCKTUNE_BOUND_H
 
@@ -20,14 +22,16 @@ extern int socktune_bound_paused;
 /* Whether a hold may begin: the bound's thread runs, or has just been
  * started, or another thread is starting it (waiting for that could
  * deadlock a signal handler; should the start fail, what was held meanwhile
- * still goes at the wait points), and the process is not leaving. */
-int bound_start(void);
-static inline int bound_ready(void)
+ * still goes at the wait points), and the process is not leaving.  The
+ * thread, once started, runs round(now) in a loop, sleeping until the time
+ * it returns (0: until a hold begins, bound_arm). */
+int bound_start(uint64_t (*round)(uint64_t now));
+static inline int bound_ready(uint64_t (*round)(uint64_t now))
 {
 	int s = __atomic_load_n(&socktune_bound_state, __ATOMIC_RELAXED);
 	if (likely(s >= 1))
 		return !__atomic_load_n(&socktune_bound_paused, __ATOMIC_RELAXED);
-	return s == 0 ? bound_start() : 0;
+	return s == 0 ? bound_start(round) : 0;
 }
 
 /* The monotonic clock, in nanoseconds; never 0. */

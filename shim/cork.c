@@ -135,7 +135,7 @@ static uint64_t cork_push_late(uint64_t now)
 int cork_flags(int fd, struct fd_state *e)
 {
 #ifdef MSG_MORE
-	if (e->cork != ST_CORK_AUTO || (e->flags & FD_USER_CORK) || !bound_ready())
+	if (e->cork != ST_CORK_AUTO || (e->flags & FD_USER_CORK) || !hold_ready())
 		return 0;
 	stat_inc(cork_held);
 	note_since(fd, e);

@@ -12,6 +12,7 @@
 #ifndef SOCKTUNE_HOLD_H
 #define SOCKTUNE_HOLD_H
 
+#include "bound.h"
 #include "hook.h"
 
 #include <stdint.h>
@@ -111,5 +112,12 @@ void hold_fork_child(void);
 /* The bound's round: sends what is late; returns when the next hold falls
  * due, 0 when nothing is held. */
 uint64_t hold_late(uint64_t now);
+
+/* Whether a hold may begin now: the bound's thread, which runs hold_late,
+ * runs or is starting (bound.h). */
+static inline int hold_ready(void)
+{
+	return bound_ready(hold_late);
+}
 
 #endif

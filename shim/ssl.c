@@ -826,7 +826,7 @@ static void note_result(SSL *s, int r)
 
 static size_t holdable(SSL *s, size_t num, int *fd)
 {
-	if (!can_hold || num == 0 || socktune_mode != ST_MODE_ON || !bound_ready())
+	if (!can_hold || num == 0 || socktune_mode != ST_MODE_ON || !hold_ready())
 		return 0;
 	*fd = ssl.get_wfd(s);
 	const struct fd_state *e = fd_state_get(*fd);
