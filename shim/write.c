@@ -94,33 +94,21 @@ static void count_merge(int in, int out, size_t copied)
 	stat_add(merge_bytes, copied);
 }
 
-/* Merges iov into out/buf when e asks for it.  Returns the array to send
- * and its length in *n. */
-static const struct iovec *merged(const struct fd_state *e, const struct iovec *iov, int *n,
-				  char *buf, size_t cap, struct iovec *out)
+/* Whether merging iov on e copies anything: only then is the frame that
+ * holds the copy made (writev_merged, sendmsg_merged), so that a thread
+ * with a small stack pays for it only when it asked for merging and has
+ * small pieces to merge. */
+static int merges(const struct fd_state *e, const struct iovec *iov, int n)
 {
-	if (!e->merge || *n < 2 || *n > MERGE_IOV_MAX)
-		return iov;
-	size_t copied;
-	int m = iov_coalesce(iov, *n, e->merge, buf, cap, out, &copied);
-	if (m == *n)
-		return iov;
-	count_merge(*n, m, copied);
-	*n = m;
-	return out;
+	return e->merge && n >= 2 && n <= MERGE_IOV_MAX &&
+	       iov_first_run(iov, n, e->merge, ST_MERGE_MAX) < n;
 }
 
-SOCKTUNE_HOOK ssize_t HOOK(writev)(int fd, const struct iovec *iov, int iovcnt)
+/* What writev on a tuned socket sends once v is settled: MSG_MORE when the
+ * socket is auto-corked. */
+static ssize_t writev_send(int fd, struct fd_state *e, const struct iovec *iov,
+			   const struct iovec *v, int n)
 {
-	struct fd_state *e = acting(fd);
-	/* Out-of-range counts go to the kernel as they are, for its errno. */
-	if (likely(!e) || iovcnt < 1 || iovcnt > IOV_MAX)
-		return libc.writev(fd, iov, iovcnt);
-
-	char buf[ST_MERGE_MAX];
-	struct iovec out[MERGE_IOV_MAX];
-	int n = iovcnt;
-	const struct iovec *v = merged(e, iov, &n, buf, sizeof(buf), out);
 	int more = e->cork ? cork_flags(fd, e) : 0;
 	if (more) {
 		struct msghdr msg = {.msg_iov = (struct iovec *)v, .msg_iovlen = (size_t)n};
@@ -136,7 +124,51 @@ SOCKTUNE_HOOK ssize_t HOOK(writev)(int fd, const struct iovec *iov, int iovcnt)
 		return libc.write(fd, v[0].iov_base, v[0].iov_len);
 	return libc.writev(fd, v, n);
 }
+
+/* The merge's copy and the array that replaces the caller's: 8 KiB of stack
+ * at most, in this frame alone. */
+static __attribute__((noinline)) ssize_t writev_merged(int fd, struct fd_state *e,
+						       const struct iovec *iov, int iovcnt)
+{
+	char buf[ST_MERGE_MAX];
+	struct iovec out[MERGE_IOV_MAX];
+	size_t copied;
+	int n = iov_coalesce(iov, iovcnt, e->merge, buf, sizeof(buf), out, &copied);
+	if (n == iovcnt)
+		return writev_send(fd, e, iov, iov, iovcnt);
+	count_merge(iovcnt, n, copied);
+	return writev_send(fd, e, iov, out, n);
+}
+
+SOCKTUNE_HOOK ssize_t HOOK(writev)(int fd, const struct iovec *iov, int iovcnt)
+{
+	struct fd_state *e = acting(fd);
+	/* Out-of-range counts go to the kernel as they are, for its errno. */
+	if (likely(!e) || iovcnt < 1 || iovcnt > IOV_MAX)
+		return libc.writev(fd, iov, iovcnt);
+	if (merges(e, iov, iovcnt))
+		return writev_merged(fd, e, iov, iovcnt);
+	return writev_send(fd, e, iov, iov, iovcnt);
+}
 INTERPOSE(writev);
+
+/* sendmsg's merge, in a frame of its own for the same reason. */
+static __attribute__((noinline)) ssize_t sendmsg_merged(int fd, const struct fd_state *e,
+							const struct msghdr *msg, int flags)
+{
+	char buf[ST_MERGE_MAX];
+	struct iovec out[MERGE_IOV_MAX];
+	size_t copied;
+	int n = (int)msg->msg_iovlen;
+	int m = iov_coalesce(msg->msg_iov, n, e->merge, buf, sizeof(buf), out, &copied);
+	if (m == n)
+		return libc.sendmsg(fd, msg, flags);
+	count_merge(n, m, copied);
+	struct msghdr copy = *msg;
+	copy.msg_iov = out;
+	copy.msg_iovlen = (size_t)m;
+	return libc.sendmsg(fd, &copy, flags);
+}
 
 SOCKTUNE_HOOK ssize_t HOOK(sendmsg)(int fd, const struct msghdr *msg, int flags)
 {
@@ -146,16 +178,8 @@ SOCKTUNE_HOOK ssize_t HOOK(sendmsg)(int fd, const struct msghdr *msg, int flags)
 	if (likely(!e) || !msg || (flags & MSG_ZEROCOPY))
 		return libc.sendmsg(fd, msg, flags);
 	flags = send_flags(fd, e, flags);
-
-	char buf[ST_MERGE_MAX];
-	struct iovec out[MERGE_IOV_MAX];
-	int n = msg->msg_iovlen <= MERGE_IOV_MAX ? (int)msg->msg_iovlen : 0;
-	const struct iovec *v = n ? merged(e, msg->msg_iov, &n, buf, sizeof(buf), out) : NULL;
-	if (!v || v == msg->msg_iov)
-		return libc.sendmsg(fd, msg, flags);
-	struct msghdr copy = *msg;
-	copy.msg_iov = (struct iovec *)v;
-	copy.msg_iovlen = (size_t)n;
-	return libc.sendmsg(fd, &copy, flags);
+	if (msg->msg_iovlen <= MERGE_IOV_MAX && merges(e, msg->msg_iov, (int)msg->msg_iovlen))
+		return sendmsg_merged(fd, e, msg, flags);
+	return libc.sendmsg(fd, msg, flags);
 }
 INTERPOSE(sendmsg);

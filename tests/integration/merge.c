@@ -896,3 +896,64 @@ Test(merge, command_option_merge)
 	free(marker);
 	free(path);
 }
+
+/* Small stacks: the smallstack target writes with writev and sendmsg from a thread
+ * with a 16 KiB stack of which it has used all but 4 KiB, as a coroutine or a deep
+ * recursion would.  Without socktune that works.  With it, the write hooks must not
+ * need more: they once put 8 KiB of merge buffers on the stack of every call, merging
+ * or not, socktune on or off, and the thread died in its stack guard.  The buffers are
+ * now only set aside when a call is merged, which these 1000-byte pieces never are. */
+static void small_stack_run(struct it_run *r, bool preload, const char *e1, const char *e2,
+			    const char *stats)
+{
+	const char *env[4] = { 0 };
+	size_t n = 0;
+	if (stats)
+		env[n++] = stats;
+	if (e1)
+		env[n++] = e1;
+	if (e2)
+		env[n++] = e2;
+	it_run(r, IT_LIST(it_target("smallstack")), env, preload ? IT_PRELOAD : 0);
+}
+
+Test(merge, small_stack_thread_writes_as_without)
+{
+	struct it_run base;
+	small_stack_run(&base, false, NULL, NULL, NULL);
+	it_assert_ran(&base);
+	cr_assert_not_null(strstr(base.out, "\nok\n"), "no ok line:\n%s", base.out);
+
+	static const struct {
+		const char *e1, *e2;
+		const char *stat; /* a count the run must show above 0: the socket was tuned */
+	} cases[] = {
+		{ "SOCKTUNE=off", NULL, NULL },
+		{ "SOCKTUNE_CORK=on", NULL, "cork.corked" },
+		{ "SOCKTUNE_CORK=auto", NULL, "cork.held" },
+		{ "SOCKTUNE_CORK=on", "SOCKTUNE_MERGE=256", "cork.corked" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char name[32];
+		snprintf(name, sizeof name, "small%zu.json", i);
+		char *path = it_path(name), *stats = xasprintf("SOCKTUNE_STATS=%s", path);
+		struct it_run r;
+		small_stack_run(&r, true, cases[i].e1, cases[i].e2, stats);
+		cr_assert_eq(r.status, base.status, "%s %s: exit status %d (139: SIGSEGV)\n%s%s",
+			     cases[i].e1, cases[i].e2 ? cases[i].e2 : "", r.status, r.out, r.err);
+		cr_assert_str_eq(r.out, base.out, "%s %s: not what the program does without socktune",
+				 cases[i].e1, cases[i].e2 ? cases[i].e2 : "");
+		if (cases[i].stat) {
+			char *why, *flat = it_stats_flat(path, &why);
+			cr_assert_not_null(flat, "bad stats record: %s", why);
+			cr_assert_gt(it_stat(flat, cases[i].stat), 0, "%s: the socket was not tuned:\n%s",
+				     cases[i].e1, flat);
+			cr_assert_eq(it_stat(flat, "merge.calls"), 0, "merged 1000-byte pieces:\n%s", flat);
+			free(flat);
+		}
+		it_run_free(&r);
+		free(stats);
+		free(path);
+	}
+	it_run_free(&base);
+}
