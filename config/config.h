@@ -100,8 +100,9 @@ const struct st_key *conf_key_find(const char *name, unsigned kinds);
  * names).  Returns 0, or -1 with base untouched. */
 int conf_key_parse(const struct st_key *k, const char *text, void *base);
 
-/* k's value in base as text the parser takes back ("2M", "on", "inet,unix"),
- * in buf; NULL when it is unset (ST_UNSET, an empty string, no criterion). */
+/* k's value in base as text the parser takes back ("2M", "on", "inet,unix"):
+ * in buf, or in base itself for a string; NULL when it is unset (ST_UNSET,
+ * an empty string, no criterion). */
 const char *conf_key_format(const struct st_key *k, const void *base, char *buf, size_t len);
 
 /* The built-in defaults (each key's def): on, warn, sndbuf and rcvbuf
