@@ -308,6 +308,22 @@ SOCKTUNE_HOOK int HOOK(waitid)(idtype_t type, id_t id, siginfo_t *info, int opti
 }
 INTERPOSE(waitid);
 
+SOCKTUNE_HOOK pid_t HOOK(wait4)(pid_t pid, int *status, int options, struct rusage *usage)
+{
+	if (!(options & WNOHANG))
+		WAIT();
+	return REAL(wait4)(pid, status, options, usage);
+}
+INTERPOSE(wait4);
+
+SOCKTUNE_HOOK pid_t HOOK(wait3)(int *status, int options, struct rusage *usage)
+{
+	if (!(options & WNOHANG))
+		WAIT();
+	return REAL(wait3)(status, options, usage);
+}
+INTERPOSE(wait3);
+
 SOCKTUNE_HOOK int HOOK(sigwait)(const sigset_t *set, int *sig)
 {
 	WAIT();

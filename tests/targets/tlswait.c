@@ -23,7 +23,7 @@
  *       point of its own), spin (a busy loop: no wait point at all), sem_now
  *       (sem_wait on a semaphore that can be taken at once, then a busy loop of MS);
  *       the wider wait points: cond_clockwait, sem_clockwait (timeouts), waitpid,
- *       wait, waitid (a child that sleeps MS), pthread_join (a thread that sleeps
+ *       wait, waitid, wait4, wait3 (a child that sleeps MS), pthread_join (a thread that sleeps
  *       MS), mutex (a mutex a helper thread holds for MS), mutex_now (one nobody
  *       holds, then a busy loop of MS), sigwait, sigwaitinfo (a helper sends
  *       SIGUSR1 at MS), sigtimedwait (a timeout), sigsuspend, pause (an interval
@@ -67,6 +67,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -227,7 +228,7 @@ static bool is(const char *kind, const char *const names[])
 
 static const char *const stdio_kinds[] = { "fgets", "fgetc", "getc", "getchar", "fread",
 					   "getline", "getdelim", NULL };
-static const char *const wait_kinds[] = { "waitpid", "wait", "waitid", NULL };
+static const char *const wait_kinds[] = { "waitpid", "wait", "waitid", "wait4", "wait3", NULL };
 static const char *const sig_kinds[] = { "sigwait", "sigwaitinfo", NULL };
 static const char *const alarm_kinds[] = { "read", "readv", "sigsuspend", "pause", NULL };
 
@@ -402,6 +403,14 @@ static void wait_mode(const char *kind, long ms)
 	} else if (!strcmp(kind, "waitid")) {
 		siginfo_t si;
 		ret = waitid(P_PID, (id_t)child, &si, WEXITED);
+	} else if (!strcmp(kind, "wait4")) {
+		int st;
+		struct rusage ru;
+		ret = (int)wait4(child, &st, 0, &ru);
+	} else if (!strcmp(kind, "wait3")) {
+		int st;
+		struct rusage ru;
+		ret = (int)wait3(&st, 0, &ru);
 	} else if (!strcmp(kind, "pthread_join")) {
 		ret = pthread_join(helper, NULL);
 	} else if (!strcmp(kind, "mutex")) {
