@@ -6,13 +6,9 @@
  * its copy. */
 #include "fdtable.h"
 
-#include "log.h"
-#include "real.h"
-
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 
 #define CHUNK_SHIFT 12
 #define CHUNK_SIZE (1 << CHUNK_SHIFT)
@@ -160,21 +156,16 @@ int fd_state_is(struct fd_state *e, uint64_t ino)
 
 struct fd_state *sock_validate(int fd)
 {
-	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode))
+	uint64_t ino;
+	if (!fd_kernel_socket(fd, &ino))
 		return NULL;
 	struct fd_state *e = fd_state_make(fd);
-	if (!e || fd_state_is(e, (uint64_t)st.st_ino))
+	if (!e || fd_state_is(e, ino))
 		return e;
 
 	int domain = 0, type = 0;
-	socklen_t len = sizeof(int);
-	libc.getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len);
-	len = sizeof(int);
-	libc.getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len);
-	log_debug("fd %d: not seen created or reused; the kernel says %s %s", fd,
-		  family_name(fam_bit(domain)), type_name(type_bit(type)));
+	fd_kernel_kind(fd, &domain, &type);
 	sock_note_created(fd, domain, type);
-	e->ino = (uint64_t)st.st_ino;
+	e->ino = ino;
 	return e;
 }

@@ -86,4 +86,15 @@ int fd_state_is(struct fd_state *e, uint64_t ino);
  * is not a socket (or is past the table). */
 struct fd_state *sock_validate(int fd);
 
+/* The questions sock_validate asks the kernel.  They are not in fdtable.c
+ * so that the unit tests can link the table with answers of their own;
+ * the library's ask through the real functions (fdkernel.c). */
+
+/* Whether fd is a socket; if so, *ino is its inode. */
+int fd_kernel_socket(int fd, uint64_t *ino);
+
+/* The socket's domain and type, as socket() would take them; each is left
+ * as it was when the kernel does not say. */
+void fd_kernel_kind(int fd, int *domain, int *type);
+
 #endif
