@@ -67,9 +67,10 @@ ALL_CFLAGS   := -std=c11 $(WARN) $(CFLAGS) $(CONFIG_CFLAGS)
 
 # Pure modules: no hooks, so unit tests and the command link them directly.
 PURE_SRC := config/config.c config/size.c config/rule.c shim/platform.c shim/iov.c
-# Pure but for what they ask the kernel, which the library answers in
-# shim/fdkernel.c and the unit tests with fakes: unit tests link them too.
-SEAM_SRC := shim/fdtable.c
+# Pure but for what they ask the kernel or libssl, which the library
+# answers (shim/fdkernel.c, shim/ssl.c) and the unit tests fake: unit tests
+# link them too.
+SEAM_SRC := shim/fdtable.c shim/tlshold.c
 LIB_SRC  := $(PURE_SRC) shim/bound.c shim/hold.c shim/real.c shim/init.c shim/log.c $(SEAM_SRC) shim/fdkernel.c \
 	shim/sockopt.c shim/stats.c shim/connect.c shim/fdops.c shim/write.c shim/ssl.c \
 	shim/wait.c shim/cork.c
