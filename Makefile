@@ -71,7 +71,7 @@ PURE_SRC := config/config.c config/size.c config/rule.c shim/platform.c shim/iov
 # answers (shim/fdkernel.c, shim/ssl.c) and the unit tests fake: unit tests
 # link them too.
 SEAM_SRC := shim/fdtable.c shim/tlshold.c
-LIB_SRC  := $(PURE_SRC) shim/bound.c shim/hold.c shim/real.c shim/init.c shim/log.c $(SEAM_SRC) shim/fdkernel.c \
+LIB_SRC  := $(PURE_SRC) shim/bound.c shim/hold.c shim/real.c shim/state.c shim/init.c shim/log.c $(SEAM_SRC) shim/fdkernel.c \
 	shim/sockopt.c shim/stats.c shim/connect.c shim/fdops.c shim/write.c shim/ssl.c \
 	shim/wait.c shim/cork.c
 CLI_PURE := shim/cli/sample.c shim/cli/figures.c shim/cli/report.c

@@ -4,7 +4,6 @@
 #include "cork.h"
 #include "fdtable.h"
 #include "hold.h"
-#include "sockopt.h"
 #include "state.h"
 #include "stats.h"
 

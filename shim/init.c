@@ -24,11 +24,6 @@
 #define SOCKTUNE_SYSCONFDIR "/etc"
 #endif
 
-int socktune_mode = ST_MODE_UNSTARTED;
-struct st_config socktune_cfg;
-const char *socktune_prog = "?";
-pid_t socktune_pid;
-
 static pthread_once_t config_once = PTHREAD_ONCE_INIT;
 
 /* Set while this thread reads the configuration.  A hooked call made from
