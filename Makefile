@@ -82,7 +82,10 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(B)/lib/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(B)/cli/%.o)
 UNIT_SRC := $(wildcard tests/unit/*.c)
 INT_SRC  := $(wildcard tests/integration/*.c)
-TARGETS  := $(patsubst tests/targets/%.c,$(B)/targets/%,$(wildcard tests/targets/*.c))
+# A test program is one file, or a directory with its main.c and a fragment
+# (tests/targets/NAME.mk) that says how to build it.
+TARGETS  := $(patsubst tests/targets/%.c,$(B)/targets/%,$(wildcard tests/targets/*.c)) \
+	$(patsubst tests/targets/%/main.c,$(B)/targets/%,$(wildcard tests/targets/*/main.c))
 BENCHES  := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
 
 # PREFIX, LIBDIR and SYSCONFDIR are compiled in: when they or the flags

@@ -6,10 +6,3 @@ TLSCORK_SRC := $(sort $(wildcard tests/targets/tlscork/*.c))
 $(B)/targets/tlscork: $(TLSCORK_SRC) $(wildcard tests/targets/tlscork/*.h tests/targets/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(TLSCORK_SRC) $(SSL_LIBS) -lpthread
-
-# TARGETS comes from tests/targets/*.c, read before this file. The recipes
-# that name it (check, check-tsan) expand it when they run, and see this; the
-# prerequisite lists that name it were expanded when read, so they are told
-# here.
-TARGETS += $(B)/targets/tlscork
-check-integration check-portable check-installed check-sanitize: $(B)/targets/tlscork
