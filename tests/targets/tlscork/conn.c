@@ -108,6 +108,19 @@ void await_fd(int fd, short events)
 		die("poll for %s", events == POLLIN ? "input" : "output");
 }
 
+/* After an SSL call on c that returned r: waits for what OpenSSL wants to
+ * go on, or dies of any other answer, naming the call (what). */
+void await_ssl(struct conn *c, int r, const char *what)
+{
+	int err = SSL_get_error(c->ssl, r);
+	if (err == SSL_ERROR_WANT_WRITE)
+		await_fd(c->fd, POLLOUT);
+	else if (err == SSL_ERROR_WANT_READ)
+		await_fd(c->fd, POLLIN);
+	else
+		die("%s: SSL_get_error %d", what, err);
+}
+
 enum api { API_WRITE, API_SEND, API_WRITEV, API_SENDMSG };
 
 static enum api pick_api(unsigned long n)
@@ -139,13 +152,7 @@ void put(struct conn *c, const unsigned char *p, size_t n, int flags)
 				n -= w;
 				continue;
 			}
-			int err = SSL_get_error(c->ssl, r);
-			if (err == SSL_ERROR_WANT_WRITE)
-				await_fd(c->fd, POLLOUT);
-			else if (err == SSL_ERROR_WANT_READ)
-				await_fd(c->fd, POLLIN);
-			else
-				die("SSL_write_ex: SSL_get_error %d", err);
+			await_ssl(c, r, "SSL_write_ex");
 		}
 		return;
 	}

@@ -67,15 +67,8 @@ static bool drive(struct conn *c, bool once)
 		die("the client ended inside a request");
 	if (c->ssl) {
 		int r;
-		while ((r = SSL_shutdown(c->ssl)) < 0) {
-			int err = SSL_get_error(c->ssl, r);
-			if (err == SSL_ERROR_WANT_WRITE)
-				await_fd(c->fd, POLLOUT);
-			else if (err == SSL_ERROR_WANT_READ)
-				await_fd(c->fd, POLLIN);
-			else
-				die("SSL_shutdown: SSL_get_error %d", err);
-		}
+		while ((r = SSL_shutdown(c->ssl)) < 0)
+			await_ssl(c, r, "SSL_shutdown");
 	}
 	end_conn(c);
 	free(c);

@@ -63,6 +63,7 @@ void tls_context(bool server);
 struct conn *new_conn(int fd, long idx, bool server);
 void end_conn(struct conn *c);
 void await_fd(int fd, short events);
+void await_ssl(struct conn *c, int r, const char *what);
 void put(struct conn *c, const unsigned char *p, size_t n, int flags);
 ssize_t get(struct conn *c, unsigned char *b, size_t cap);
 void get_exact(struct conn *c, unsigned char *b, size_t n);
