@@ -299,7 +299,7 @@ check-musl: $(B)/test-integration $(MUSL_LIBCONFIG)/lib/libconfig.a
 		CONFIG_LIBS=$(MUSL_LIBCONFIG)/lib/libconfig.a \
 		CPPFLAGS="$(CPPFLAGS) -idirafter /usr/include -idirafter /usr/include/$(MULTIARCH)" \
 		$(MUSL_B)/$(LIBNAME) $(MUSL_B)/socktune $(MUSL_B)/targets/probe $(MUSL_B)/targets/iovwriter \
-		$(MUSL_B)/targets/badaddr
+		$(MUSL_B)/targets/badaddr $(MUSL_B)/targets/smallstack
 	SOCKTUNE_TESTLIB=$(abspath $(MUSL_B)/$(LIBNAME)) SOCKTUNE_BIN=$(abspath $(MUSL_B)/socktune) \
 	SOCKTUNE_TARGETS=$(abspath $(MUSL_B)/targets) $(B)/test-integration --filter '$(MUSL_TESTS)'
 
