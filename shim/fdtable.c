@@ -10,19 +10,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 
-#define CHUNK_SHIFT 12
-#define CHUNK_SIZE (1 << CHUNK_SHIFT)
-#define NCHUNKS (FD_TABLE_MAX / CHUNK_SIZE)
-
-static struct fd_state *chunks[NCHUNKS];
-
-struct fd_state *fd_state_get(int fd)
-{
-	if (fd < 0 || fd >= FD_TABLE_MAX)
-		return NULL;
-	struct fd_state *c = __atomic_load_n(&chunks[fd >> CHUNK_SHIFT], __ATOMIC_ACQUIRE);
-	return c ? &c[fd & (CHUNK_SIZE - 1)] : NULL;
-}
+struct fd_state *socktune_fd_chunks[FD_NCHUNKS];
 
 /* A descriptor number's entry outlives the descriptor: when one thread
  * closes N and another gets N back, the kernel orders the two lifetimes,
@@ -45,13 +33,13 @@ struct fd_state *fd_state_make(int fd)
 	if (e || fd < 0 || fd >= FD_TABLE_MAX)
 		return e;
 
-	size_t len = CHUNK_SIZE * sizeof(struct fd_state);
+	size_t len = FD_CHUNK_SIZE * sizeof(struct fd_state);
 	struct fd_state *fresh =
 		mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (fresh == MAP_FAILED)
 		return NULL;
 	struct fd_state *expected = NULL;
-	if (!__atomic_compare_exchange_n(&chunks[fd >> CHUNK_SHIFT], &expected, fresh, 0,
+	if (!__atomic_compare_exchange_n(&socktune_fd_chunks[fd >> FD_CHUNK_SHIFT], &expected, fresh, 0,
 					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		munmap(fresh, len);
 	return fd_state_get(fd);
@@ -72,11 +60,11 @@ void fd_state_forget_range(unsigned lo, unsigned hi)
 		return;
 	if (hi >= FD_TABLE_MAX)
 		hi = FD_TABLE_MAX - 1;
-	for (unsigned c = lo >> CHUNK_SHIFT; c <= hi >> CHUNK_SHIFT; c++) {
-		struct fd_state *chunk = __atomic_load_n(&chunks[c], __ATOMIC_ACQUIRE);
+	for (unsigned c = lo >> FD_CHUNK_SHIFT; c <= hi >> FD_CHUNK_SHIFT; c++) {
+		struct fd_state *chunk = __atomic_load_n(&socktune_fd_chunks[c], __ATOMIC_ACQUIRE);
 		if (!chunk)
 			continue;
-		unsigned first = c << CHUNK_SHIFT, last = first + CHUNK_SIZE - 1;
+		unsigned first = c << FD_CHUNK_SHIFT, last = first + FD_CHUNK_SIZE - 1;
 		unsigned from = lo > first ? lo : first, to = hi < last ? hi : last;
 		memset(&chunk[from - first], 0, (to - from + 1) * sizeof(*chunk));
 		for (unsigned fd = from; fd <= to; fd++)
@@ -100,9 +88,9 @@ void fd_state_copy(int dst, int src)
 
 int fd_state_limit(void)
 {
-	for (int c = NCHUNKS - 1; c >= 0; c--)
-		if (__atomic_load_n(&chunks[c], __ATOMIC_ACQUIRE))
-			return (c + 1) << CHUNK_SHIFT;
+	for (int c = FD_NCHUNKS - 1; c >= 0; c--)
+		if (__atomic_load_n(&socktune_fd_chunks[c], __ATOMIC_ACQUIRE))
+			return (c + 1) << FD_CHUNK_SHIFT;
 	return 0;
 }
 

@@ -10,6 +10,7 @@
 
 #include "rule.h"
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -53,8 +54,23 @@ static inline int fd_state_is_tcp(const struct fd_state *e)
 	return (e->family & (ST_FAM_INET | ST_FAM_INET6)) && e->type == ST_TYPE_STREAM;
 }
 
-/* The entry for fd, or NULL when it was never made. */
-struct fd_state *fd_state_get(int fd);
+/* The table: FD_NCHUNKS pointers to chunks of FD_CHUNK_SIZE entries, each
+ * mapped at its first need.  Hidden, so that a hook reaches it without the
+ * GOT. */
+#define FD_CHUNK_SHIFT 12
+#define FD_CHUNK_SIZE (1 << FD_CHUNK_SHIFT)
+#define FD_NCHUNKS (FD_TABLE_MAX / FD_CHUNK_SIZE)
+extern struct fd_state *socktune_fd_chunks[FD_NCHUNKS] __attribute__((visibility("hidden")));
+
+/* The entry for fd, or NULL when it was never made.  Inline: every write
+ * of a program socktune is on for asks it. */
+static inline struct fd_state *fd_state_get(int fd)
+{
+	if (fd < 0 || fd >= FD_TABLE_MAX)
+		return NULL;
+	struct fd_state *c = __atomic_load_n(&socktune_fd_chunks[fd >> FD_CHUNK_SHIFT], __ATOMIC_ACQUIRE);
+	return c ? &c[fd & (FD_CHUNK_SIZE - 1)] : NULL;
+}
 
 /* The entry for fd, making its chunk if needed; NULL past FD_TABLE_MAX or
  * when memory cannot be mapped. */

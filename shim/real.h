@@ -40,7 +40,7 @@ struct socktune_real {
 
 /* The table itself: libc.write is the write the hooks call through.  (A
  * hidden variable, not a macro: nothing else named libc is rewritten.) */
-extern struct socktune_real libc;
+extern struct socktune_real libc __attribute__((visibility("hidden")));
 
 /* Binds every entry; safe to call from many threads, binds once. */
 void real_bind(void);

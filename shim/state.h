@@ -12,7 +12,7 @@
 /* ST_MODE_OFF, _OBSERVE, _ON, or ST_MODE_UNSTARTED until the first hook has
  * bound the real functions. */
 #define ST_MODE_UNSTARTED (-1)
-extern int socktune_mode;
+extern int socktune_mode __attribute__((visibility("hidden")));
 
 extern struct st_config socktune_cfg;
 extern const char *socktune_prog;
@@ -23,12 +23,14 @@ extern pid_t socktune_pid;
 int socktune_start(void);
 
 /* The mode, starting the library on the first call.  Zero (off) means the
- * hook is a pass-through; when on, this is one predictable branch. */
+ * hook is a pass-through.  Off, observing or on, this is one load and one
+ * branch, the same way every time once started.  (socktune_mode and libc
+ * are declared hidden, so a hook reaches them without the GOT.) */
 static inline int st_mode(void)
 {
 	int m = __atomic_load_n(&socktune_mode, __ATOMIC_ACQUIRE);
-	if (unlikely(m <= ST_MODE_OFF))
-		return m == ST_MODE_OFF ? ST_MODE_OFF : socktune_start();
+	if (unlikely(m == ST_MODE_UNSTARTED))
+		return socktune_start();
 	return m;
 }
 

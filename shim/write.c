@@ -36,7 +36,7 @@ static int not_a_socket(int fd, ssize_t r, int saved_errno)
 }
 
 /* fd's state when it asks socktune to act on its writes, else NULL. */
-static struct fd_state *tuned(int fd)
+static inline __attribute__((always_inline)) struct fd_state *tuned(int fd)
 {
 	struct fd_state *e = fd_state_get(fd);
 	return e && (e->merge || e->cork) ? e : NULL;
@@ -59,18 +59,31 @@ static __attribute__((noinline)) ssize_t write_corked(int fd, const void *buf, s
 	return not_a_socket(fd, r, saved) ? libc.write(fd, buf, len) : r;
 }
 
-/* write when socktune is on. */
-static __attribute__((noinline)) ssize_t write_on(int fd, const void *buf, size_t len)
+/* write on a descriptor socktune acts on: a TLS flush's, or a corked one. */
+static __attribute__((noinline)) ssize_t write_acting(int fd, const void *buf, size_t len)
 {
-	/* OpenSSL writing the records of a TLS flush (ssl.c). */
-	if (unlikely(fd == socktune_tls_wire_fd) && fd >= 0)
+	/* OpenSSL writing the records of a TLS flush (tlshold.c). */
+	if (fd == socktune_tls_wire_fd && fd >= 0)
 		return tls_wire_write(fd, buf, len);
-	struct fd_state *e = tuned(fd);
+	struct fd_state *e = fd_state_get(fd);
 	int more = e && e->cork ? cork_flags(fd, e) : 0;
 	/* On a socket, write(2) is send(2) with no flags. */
 	if (likely(!more))
 		return libc.write(fd, buf, len);
 	return write_corked(fd, buf, len, more);
+}
+
+/* write when socktune is on.  Every way out is a jump (to the real write
+ * or to write_acting), so it keeps nothing across a call and needs no
+ * frame. */
+static __attribute__((noinline)) ssize_t write_on(int fd, const void *buf, size_t len)
+{
+	if (likely(fd != socktune_tls_wire_fd)) {
+		struct fd_state *e = fd_state_get(fd);
+		if (likely(!e || !e->cork))
+			return libc.write(fd, buf, len);
+	}
+	return write_acting(fd, buf, len);
 }
 
 static ssize_t write_starting(int fd, const void *buf, size_t len);
@@ -91,14 +104,25 @@ static ssize_t write_starting(int fd, const void *buf, size_t len);
  * With socktune off or observing, that is all: 2 instructions, no
  * conditional branch, the indirect jump always to the same place.  On, for
  * a descriptor no rule tunes (not a socket, or a socket left alone),
- * write_on adds 33 (callgrind, writing to /dev/null; 35 in all): it keeps
- * the three arguments in callee-saved registers (3 push, 3 mov), compares
- * fd with socktune_tls_wire_fd (mov of its TLS offset, cmp %edi,%fs:(%rax),
- * jne), calls fd_state_get (11 to 13 instructions: the range check, the
- * chunk's load and test, the entry's address), tests the entry (test, je;
- * cmpb $0x0,cork, jne), puts the arguments back (3 mov, 3 pop) and jumps to
- * libc.write (lea, mov, jmp *%rax).  Each branch goes the same way on every
- * call. */
+ * write_on adds 13 instructions, or 18 where the descriptor's chunk of the
+ * table is mapped, with no frame, since every way out is a jump:
+ *
+ *	mov    TLS offset of socktune_tls_wire_fd,%rax
+ *	cmp    %edi,%fs:(%rax)          ; a TLS flush's socket?
+ *	je     write_acting
+ *	cmp    $0xfffff,%edi            ; fd_state_get, inline: in the table?
+ *	ja     real
+ *	mov/lea/sar/cltq                ; the chunk's slot (hidden: no GOT)
+ *	mov    (%rcx,%rax,8),%rcx       ; the chunk
+ *	test   %rcx,%rcx                ; not yet mapped: no socket there
+ *	je     real
+ *	mov/and/shl                     ; the entry
+ *	cmpb   $0x0,cork(%rcx,%rax,1)   ; corked by socktune?
+ *	jne    write_acting
+ * real:
+ *	jmp    *libc.write
+ *
+ * (GCC 12, -O2.)  Each branch goes the same way on every call. */
 static ssize_t (*write_next)(int, const void *, size_t) = write_starting;
 
 /* The first write of the process, and any made while the library starts. */
