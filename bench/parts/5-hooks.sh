@@ -5,8 +5,13 @@
 # hook's share as large as it gets) and on a unix socketpair (the descriptor socktune
 # acts on). Rounds run both descriptors, the arms' order rotated.
 #
-# Targets, on both descriptors, each arm's ns per call over not preloaded's: at most 1.02
-# for SOCKTUNE=off, 1.05 for SOCKTUNE=observe and 1.05 for no rule matching.
+# Targets, on both descriptors, each arm's CPU time per call over not preloaded's: at most
+# 1.02 for SOCKTUNE=off, 1.05 for SOCKTUNE=observe, and for no rule matching 1.02 on
+# /dev/null (the pass-through path, which every write of such a program takes) and 1.05 on
+# the socketpair (a socket, which the hook looks up). CPU time
+# (the writing thread's own), not wall time: on this shared VM a run's wall time per call
+# spread by 10.9% over 62 runs and its CPU time by 1.7% (bench/writeloop.c), and a 2%
+# target needs the steadier figure. The wall figures are in the table too.
 # bench/run sets the sizes (hook_*).
 # shellcheck shell=bash
 # shellcheck disable=SC2154 # the sizes, the paths and tmp are set by bench/run
@@ -36,6 +41,7 @@ hook_run() {
 	out=$(run_one "$tmp/hook.log" "${envs[@]}" "$writeloop" "$calls" "$kind")
 	[[ $(field calls "$out") == "$calls" ]] || die "wrong call count ($kind, $arm): $out"
 	field ns_per_call "$out" >>"$tmp/hook.$kind.$arm.ns"
+	field cpu_ns_per_call "$out" >>"$tmp/hook.$kind.$arm.cpu"
 }
 
 part_hooks() {
@@ -62,6 +68,7 @@ part_hooks() {
 	for kind in "${hook_kinds[@]}"; do
 		for arm in off observe norule; do
 			ratios "$tmp/hook.$kind.$arm.ns" "$tmp/hook.$kind.plain.ns" >"$tmp/hook.$kind.$arm.ratio"
+			ratios "$tmp/hook.$kind.$arm.cpu" "$tmp/hook.$kind.plain.cpu" >"$tmp/hook.$kind.$arm.cpuratio"
 		done
 	done
 
@@ -72,7 +79,9 @@ part_hooks() {
 	echo "and the hook's share is as large as it will ever be, and on a unix socketpair drained by a"
 	echo "second thread ($hook_calls_socket calls a run), the kind of descriptor socktune acts on."
 	echo "$hook_rounds rounds, each running the four arms on both, their order rotated from round to"
-	echo "round; ratios are to not preloaded, round by round. This part took $((SECONDS - t0)) s."
+	echo "round; ratios are to not preloaded, round by round, of wall time and of the writing thread's"
+	echo "CPU time per call (the targets: wall time on this shared VM is noisier than the 2% they judge)."
+	echo "This part took $((SECONDS - t0)) s."
 	echo
 	echo "- $(hook_label plain): \`$writeloop CALLS KIND\`"
 	echo "- $(hook_label off): \`LD_PRELOAD=$lib SOCKTUNE=off $writeloop CALLS KIND\`"
@@ -83,15 +92,19 @@ part_hooks() {
 	cat "$tmp/norule.conf"
 	echo '```'
 	echo
-	echo "| arm | /dev/null: ns / call | / not preloaded [min, max] | socketpair: ns / call | / not preloaded [min, max] |"
-	echo "|---|---|---|---|---|"
+	echo "| arm | /dev/null: ns / call | wall / not preloaded [min, max] | CPU / not preloaded [min, max] | socketpair: ns / call | wall / not preloaded [min, max] | CPU / not preloaded [min, max] |"
+	echo "|---|---|---|---|---|---|---|"
 	for arm in "${hook_arms[@]}"; do
 		local cells=()
 		for kind in "${hook_kinds[@]}"; do
 			cells+=("$(med "$tmp/hook.$kind.$arm.ns" '%.1f')")
-			if [[ $arm == plain ]]; then cells+=("(base)"); else cells+=("$(range "$tmp/hook.$kind.$arm.ratio" '%.3fx')"); fi
+			if [[ $arm == plain ]]; then
+				cells+=("(base)" "(base)")
+			else
+				cells+=("$(range "$tmp/hook.$kind.$arm.ratio" '%.3fx')" "$(range "$tmp/hook.$kind.$arm.cpuratio" '%.3fx')")
+			fi
 		done
-		echo "| $(hook_label "$arm") | ${cells[0]} | ${cells[1]} | ${cells[2]} | ${cells[3]} |"
+		echo "| $(hook_label "$arm") | ${cells[0]} | ${cells[1]} | ${cells[2]} | ${cells[3]} | ${cells[4]} | ${cells[5]} |"
 	done
 	# The proof that the "no rule" arm tuned nothing: the library's own counts.
 	local sums tuned
@@ -109,10 +122,13 @@ part_hooks() {
 	echo
 	targets_head
 	local p="5 hook overhead"
+	local norule_max
 	for kind in "${hook_kinds[@]}"; do
-		target "$p" "$kind: SOCKTUNE=off / not preloaded" "$tmp/hook.$kind.off.ratio" "<=" 1.02 '%.3fx'
-		target "$p" "$kind: SOCKTUNE=observe / not preloaded" "$tmp/hook.$kind.observe.ratio" "<=" 1.05 '%.3fx'
-		target "$p" "$kind: SOCKTUNE=on, no rule matches / not preloaded" "$tmp/hook.$kind.norule.ratio" "<=" 1.05 '%.3fx'
+		norule_max=1.05
+		[[ $kind == null ]] && norule_max=1.02
+		target "$p" "$kind: SOCKTUNE=off / not preloaded, CPU" "$tmp/hook.$kind.off.cpuratio" "<=" 1.02 '%.3fx'
+		target "$p" "$kind: SOCKTUNE=observe / not preloaded, CPU" "$tmp/hook.$kind.observe.cpuratio" "<=" 1.05 '%.3fx'
+		target "$p" "$kind: SOCKTUNE=on, no rule matches / not preloaded, CPU" "$tmp/hook.$kind.norule.cpuratio" "<=" "$norule_max" '%.3fx'
 	done
 	stderr_block "the write-loop runs" "$tmp/hook.log"
 }
