@@ -493,6 +493,15 @@ Test(cork_end, exec_pushes)
 	end_case(&x, "exec", NULL);
 }
 
+/* The program corks the socket itself after socktune held its writes with
+ * MSG_MORE: they leave first, as they would have left at once without
+ * socktune, not when the program uncorks or the kernel's timer runs out. */
+Test(cork_end, own_cork_after_held_writes_pushes_them)
+{
+	struct cork_run x = { 0 };
+	end_case(&x, "cork", NULL);
+}
+
 /* Fork is a push point of the forking thread: the parent pushes, before the fork,
  * and the child never pushes the parent's socket. */
 Test(cork_end, fork_pushes_in_the_parent_only)

@@ -16,7 +16,10 @@
  *   with WNOHANG, which is no wait point); exec (the socket survives into this
  *   program's "spin" role, which spins --spin-ms and exits 0; the summary is
  *   printed before); thread-exit (a second thread writes the bursts and ends; the
- *   main thread joins it: a wait point, but of a thread that holds nothing).
+ *   main thread joins it: a wait point, but of a thread that holds nothing);
+ *   cork (the program corks the socket itself, setsockopt(TCP_CORK, 1): without
+ *   socktune what it wrote has left already, and the cork holds only what
+ *   comes after).
  *   Then the --spin-ms busy loop, so nothing but the end sends.
  * Prints: burst pid=P writes=N bytes=N hash=H segs_out=N cork_at_start=N
  *         own_cork=N own_more=N written_ns=T end=E end_ns=T child=PID
@@ -292,6 +295,11 @@ void run_burst(void)
 		print_burst(0, cork_at_start, mono_ns(), 0);
 		execv("/proc/self/exe", args);
 		die("execv");
+	} else if (!strcmp(o.end, "cork")) {
+		int one = 1;
+		end_ns = mono_ns();
+		if (setsockopt(fd, IPPROTO_TCP, TCP_CORK, &one, sizeof one) < 0)
+			die("setsockopt TCP_CORK");
 	} else if (strcmp(o.end, "none") && strcmp(o.end, "thread-exit")) {
 		die("unknown --end %s", o.end);
 	}
