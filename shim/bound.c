@@ -5,8 +5,9 @@
  * that the next hold wakes, so a thread that holds pays a system call only
  * when it holds first after an idle spell.
  *
- * What it may touch, and when, is ssl.c's rule (tls_send_late) and cork.c's
- * (cork_push_late).  Where the thread cannot start (seccomp, RLIMIT_NPROC,
+ * Each round is the registry's (hold_late, hold.c), which asks each kind of
+ * hold: what it may touch, and when, is tlshold.c's rule (tls_send_late)
+ * and cork.c's (cork_push_late).  Where the thread cannot start (seccomp, RLIMIT_NPROC,
  * no memory), the process holds nothing: every write passes through.
  *
  * Linux only, like the holding itself (futexes; elsewhere nothing is held). */
@@ -44,7 +45,7 @@ uint64_t bound_max(void)
 #if defined(__linux__)
 /* The bound's thread has nothing to watch and sleeps on this word. */
 static int idle;
-/* The thread is in a send (ssl.c, cork.c). */
+/* The thread is in a send (tlshold.c, cork.c). */
 static int sending;
 
 static void futex_wait(int *word, int value)

@@ -1,6 +1,6 @@
 /* Held bytes.  A hold is what socktune has told the program is written and
  * has not yet handed to the network: TLS bytes kept for the next record
- * (ssl.c), or a tail the kernel keeps because socktune sent it with
+ * (tlshold.c), or a tail the kernel keeps because socktune sent it with
  * MSG_MORE (cork.c).  Those are two kinds of one thing, and the rest of the
  * library deals with holds only through this registry: a thread that waits,
  * a descriptor that closes, a thread that ends, fork, exit and exec, and

@@ -4,7 +4,8 @@
  * ELF systems (Linux, FreeBSD) interpose by name: the preloaded library
  * defines connect() and the loader binds every program's connect to it.
  * Only symbols marked SOCKTUNE_HOOK leave the library (with the version
- * script, shim/socktune.map); everything else is hidden.
+ * script, made from shim/hooks.def); everything else is hidden.  Every hook
+ * is a line of hooks.def, which `make lint` checks.
  *
  * macOS interposes by table: DYLD_INSERT_LIBRARIES loads the library, and
  * dyld rebinds each original named in its __DATA,__interpose section to the

@@ -1,4 +1,4 @@
-/* TLS write coalescing, as the write hook sees it.  ssl.c owns it; the
+/* TLS write coalescing, as the write hook sees it.  tlshold.c owns it; the
  * rest of the library reaches TLS holds through the registry (hold.h). */
 #ifndef SOCKTUNE_TLS_H
 #define SOCKTUNE_TLS_H
