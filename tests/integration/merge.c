@@ -919,6 +919,12 @@ static void small_stack_run(struct it_run *r, bool preload, const char *e1, cons
 
 Test(merge, small_stack_thread_writes_as_without)
 {
+	/* AddressSanitizer's interceptors (check-sanitize preloads them before
+	 * socktune) take more than the 4 KiB the thread has left on their own:
+	 * its sendmsg overflowed there with SOCKTUNE=off. */
+	const char *first = getenv("SOCKTUNE_TESTPRELOAD_FIRST");
+	if (first && strstr(first, "libasan"))
+		cr_skip_test("AddressSanitizer's own interceptors need more stack than the test leaves");
 	struct it_run base;
 	small_stack_run(&base, false, NULL, NULL, NULL);
 	it_assert_ran(&base);
