@@ -200,7 +200,7 @@ $(B)/bench/%: bench/%.c $(wildcard bench/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< -lpthread
 
-$(B)/test-unit: $(UNIT_SRC) $(PURE_SRC) $(SEAM_SRC) $(CLI_PURE) $(wildcard config/*.h shim/*.h shim/cli/*.h)
+$(B)/test-unit: $(B)/probed.h $(UNIT_SRC) $(PURE_SRC) $(SEAM_SRC) $(CLI_PURE) $(wildcard config/*.h shim/*.h shim/cli/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(UNIT_SRC) $(PURE_SRC) $(SEAM_SRC) \
 		$(CLI_PURE) $(CONFIG_LIBS) -lcriterion -lm
