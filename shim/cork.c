@@ -63,13 +63,6 @@ static void cork_push_fd(int fd)
 	}
 }
 
-static void cork_push_thread(void);
-
-static void cork_fork_prepare(void)
-{
-	cork_push_thread();
-}
-
 static void cork_fork_child(void)
 {
 	nheld = 0;
@@ -197,7 +190,7 @@ const struct hold_kind hold_kind_cork = {
 	.thread = cork_wait,
 	.fd = cork_push_fd,
 	.all = cork_wait,
-	.fork_prepare = cork_fork_prepare,
+	.fork_prepare = cork_push_thread,
 	.fork_child = cork_fork_child,
 	.late = cork_push_late,
 };
