@@ -76,7 +76,7 @@ LIB_SRC  := $(PURE_SRC) shim/bound.c shim/hold.c shim/real.c shim/state.c shim/i
 	shim/wait.c shim/cork.c
 CLI_PURE := shim/cli/sample.c shim/cli/figures.c shim/cli/report.c
 CLI_SRC  := $(PURE_SRC) $(CLI_PURE) shim/cli/main.c shim/cli/run.c shim/cli/check.c \
-	shim/cli/ab.c shim/cli/experiment.c
+	shim/cli/ab.c shim/cli/experiment.c shim/cli/reach.c
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/lib/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(B)/cli/%.o)
