@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "platform.h"
 #include "probed.h"
+#include "reach.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -120,22 +121,19 @@ int cli_check(int argc, char **argv)
 {
 	int c;
 	optind = 1;
-	while ((c = getopt(argc, argv, "c:h")) != -1) {
+	/* "+": the options end at PROGRAM, whose own options are its. */
+	while ((c = getopt(argc, argv, "+c:h")) != -1) {
 		switch (c) {
 		case 'c':
 			setenv("SOCKTUNE_CONFIG", optarg, 1);
 			break;
 		case 'h':
-			printf("usage: socktune check [-c FILE]\n");
+			printf("usage: socktune check [-c FILE] [PROGRAM [ARG]...]\n");
 			return 0;
 		default:
-			fputs("usage: socktune check [-c FILE]\n", stderr);
+			fputs("usage: socktune check [-c FILE] [PROGRAM [ARG]...]\n", stderr);
 			return 2;
 		}
-	}
-	if (optind < argc) {
-		fputs("usage: socktune check [-c FILE]\n", stderr);
-		return 2;
 	}
 
 	static struct st_config cfg;
@@ -172,11 +170,13 @@ int cli_check(int argc, char **argv)
 	printf("  %s\n", platform_cork_note);
 	print_unhooked();
 	print_limits(&cfg);
+	/* ARGs are ignored: a command line can be pasted as it is. */
+	int reach = optind < argc ? reach_show(argv[optind], cli_library_path()) : 0;
 
 	if (cfg.errors) {
 		printf("\n%d problem(s) in the configuration; see above\n", cfg.errors);
 		return 1;
 	}
 	printf("\nconfiguration OK\n");
-	return 0;
+	return reach;
 }

@@ -3,6 +3,7 @@
  * the library reads, and execs COMMAND.  Values are checked here first, so a
  * typo stops the run instead of becoming a message inside COMMAND. */
 #include "cli.h"
+#include "reach.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -35,7 +36,7 @@
 
 static const char usage_head[] =
 	"usage: socktune [OPTION]... [--] COMMAND [ARG]...\n"
-	"       socktune check [-c FILE]\n"
+	"       socktune check [-c FILE] [PROGRAM]\n"
 	"       socktune ab [-n RUNS] [-o KEY=VALUE]... [OPTION]... [--] COMMAND [ARG]...\n"
 	"       socktune sweep -o KEY=V1,V2,... [OPTION]... [--] COMMAND [ARG]...\n"
 	"\n"
@@ -59,10 +60,17 @@ static const char usage_tail[] =
 	"  -h, --help          show this help\n"
 	"  -V, --version       show the version\n"
 	"\n"
-	"  check [-c FILE]     validate the configuration, print the rules, the\n"
-	"                      platform table and the kernel limits; exit 1 on errors\n"
+	"  check [-c FILE] [PROGRAM]\n"
+	"                      validate the configuration, print the rules, the\n"
+	"                      platform table and the kernel limits; exit 1 on errors;\n"
+	"                      with PROGRAM, also whether socktune reaches it (exit 3\n"
+	"                      if not, 4 if only partly)\n"
 	"  ab, sweep           time COMMAND observed and tuned, or once per value, and\n"
 	"                      compare; see `socktune ab --help`, `socktune sweep --help`\n"
+	"\n"
+	"When socktune cannot reach COMMAND (statically linked, Go, set-user-ID,\n"
+	"another C library or ELF class, a TLS library it does not merge), it says\n"
+	"why on stderr, and runs COMMAND all the same.\n"
 	"\n"
 	"Exit status: COMMAND's; 126 if it cannot run, 127 if it is not found,\n"
 	"125 if the library is missing, 2 for a usage error.\n"
@@ -254,7 +262,9 @@ int cli_run(int argc, char **argv)
 			strerror(errno));
 		return 125;
 	}
-	if (cli_preload(lib) < 0) {
+	/* Says why COMMAND cannot be reached, and runs it all the same;
+	 * without the library where its loader would refuse to start it. */
+	if (!reach_warn(argv[optind], lib) && cli_preload(lib) < 0) {
 		perror("socktune: " PRELOAD_VAR);
 		return 2;
 	}
