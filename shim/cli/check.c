@@ -7,10 +7,13 @@
 #include "probed.h"
 #include "reach.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #ifndef SOCKTUNE_SYSCONFDIR
@@ -73,18 +76,73 @@ static void check_limit(const char *what, long asked, long max, const char *sysc
 	       what, a, sysctl, max, m, sysctl, asked);
 }
 
+/* The send buffer a unix stream socket really gets, read back from the
+ * kernel rather than worked out from the sysctl: the cap is where the main
+ * gain of the defaults (seed 000) is silently lost, and only the kernel
+ * knows its own rule (Linux doubles what it keeps; others do not).  What is
+ * asked is what the defaults and the environment ask; a rule for a program
+ * or a socket may ask otherwise, and its own warning is above. */
+static void print_unix_sndbuf(const struct st_config *c, long wmem)
+{
+	struct st_opts o = c->defaults;
+	if (c->env.sndbuf != ST_UNSET)
+		o.sndbuf = c->env.sndbuf;
+	platform_resolve(&o, ST_FAM_UNIX, ST_TYPE_STREAM);
+	printf("  unix stream send buffer (the defaults and environment; a rule may ask otherwise):\n");
+	if (c->mode != ST_MODE_ON) {
+		printf("    none asked: mode is %s\n", mode_name(c->mode));
+		return;
+	}
+	if (o.sndbuf <= 0) {
+		printf("    none asked: the kernel's default is left alone\n");
+		return;
+	}
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) {
+		printf("    asked %ld, effective unknown: socketpair: %s\n", o.sndbuf, strerror(errno));
+		return;
+	}
+	int want = o.sndbuf > INT_MAX ? INT_MAX : (int)o.sndbuf, got = -1;
+	socklen_t len = sizeof(got);
+	int set_err = setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &want, sizeof(want)) < 0 ? errno : 0;
+	if (getsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &got, &len) < 0)
+		got = -1;
+	close(sv[0]);
+	close(sv[1]);
+#ifdef __linux__
+	const long full = 2 * o.sndbuf; /* what Linux keeps when nothing caps it */
+#else
+	const long full = o.sndbuf;
+#endif
+	char a[32];
+	size_format(o.sndbuf, a, sizeof(a));
+	printf("    asked %ld (%s), effective %d", o.sndbuf, a, got);
+	if (set_err)
+		printf(" (setsockopt SO_SNDBUF failed: %s)", strerror(set_err));
+	if (!set_err && got >= full) {
+		printf(": not capped\n");
+		return;
+	}
+	printf(": capped");
+	if (wmem > 0)
+		printf(" by net.core.wmem_max = %ld", wmem);
+	/* Name a value at least what is asked, so the fix is never itself a cap. */
+	printf("\n    to lift the cap now: sysctl -w net.core.wmem_max=%ld\n"
+	       "    and at every boot: echo 'net.core.wmem_max = %ld' > /etc/sysctl.d/60-socktune.conf\n",
+	       o.sndbuf, o.sndbuf);
+}
+
 static void print_limits(const struct st_config *c)
 {
 	long wmem = read_sysctl("wmem_max"), rmem = read_sysctl("rmem_max");
 	printf("\nkernel limits:\n");
 	if (wmem < 0 || rmem < 0) {
 		printf("  (not readable here: /proc/sys/net/core)\n");
+		print_unix_sndbuf(c, -1);
 		return;
 	}
 	printf("  net.core.wmem_max = %ld (caps sndbuf)\n  net.core.rmem_max = %ld (caps rcvbuf)\n",
 	       wmem, rmem);
-	check_limit("the platform table (unix stream sndbuf)", ST_UNIX_STREAM_BUF, wmem,
-		    "net.core.wmem_max");
 	check_limit("the defaults' sndbuf", c->defaults.sndbuf, wmem, "net.core.wmem_max");
 	check_limit("the defaults' rcvbuf", c->defaults.rcvbuf, rmem, "net.core.rmem_max");
 	check_limit("SOCKTUNE_SNDBUF", c->env.sndbuf, wmem, "net.core.wmem_max");
@@ -96,6 +154,7 @@ static void print_limits(const struct st_config *c)
 		snprintf(what, sizeof(what), "rule %d's rcvbuf", i + 1);
 		check_limit(what, c->rules[i].opts.rcvbuf, rmem, "net.core.rmem_max");
 	}
+	print_unix_sndbuf(c, wmem);
 }
 /* The calls socktune hooks where the C library has them (shim/probe.sh):
  * those this build found missing are not hooked. */
