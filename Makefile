@@ -23,6 +23,8 @@ PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
 LIBDIR     ?= $(PREFIX)/lib
 MANDIR     ?= $(PREFIX)/share/man
+# The profiles go in DATADIR/socktune/profiles.
+DATADIR    ?= $(PREFIX)/share
 ifeq ($(PREFIX),/usr)
 SYSCONFDIR ?= /etc
 else
@@ -61,12 +63,13 @@ ALL_CPPFLAGS := -D_GNU_SOURCE -Ishim -Iconfig -I$(B) $(CPPFLAGS) \
 	-DSOCKTUNE_VERSION='"$(VERSION)"' \
 	-DSOCKTUNE_LIBNAME='"$(LIBNAME)"' \
 	-DSOCKTUNE_SYSCONFDIR='"$(SYSCONFDIR)"' \
+	-DSOCKTUNE_PROFILEDIR='"$(DATADIR)/socktune/profiles"' \
 	-DSOCKTUNE_LIBDIR='"$(LIBDIR)"' \
 	-DSOCKTUNE_PRELOAD='"$(PRELOAD)"'
 ALL_CFLAGS   := -std=c11 $(WARN) $(CFLAGS) $(CONFIG_CFLAGS)
 
 # Pure modules: no hooks, so unit tests and the command link them directly.
-PURE_SRC := config/config.c config/size.c config/rule.c shim/platform.c shim/iov.c
+PURE_SRC := config/config.c config/profile.c config/size.c config/rule.c shim/platform.c shim/iov.c
 # Pure but for what they ask the kernel or libssl, which the library
 # answers (shim/fdkernel.c, shim/ssl.c) and the unit tests fake: unit tests
 # link them too.
@@ -75,7 +78,7 @@ LIB_SRC  := $(PURE_SRC) shim/bound.c shim/hold.c shim/real.c shim/state.c shim/i
 	shim/sockopt.c shim/stats.c shim/connect.c shim/fdops.c shim/write.c shim/ssl.c \
 	shim/wait.c shim/cork.c
 CLI_PURE := shim/cli/sample.c shim/cli/figures.c shim/cli/report.c
-CLI_SRC  := $(PURE_SRC) $(CLI_PURE) shim/cli/main.c shim/cli/run.c shim/cli/check.c \
+CLI_SRC  := $(PURE_SRC) $(CLI_PURE) shim/cli/main.c shim/cli/run.c shim/cli/check.c shim/cli/profile.c \
 	shim/cli/ab.c shim/cli/experiment.c shim/cli/reach.c
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/lib/%.o)
@@ -100,7 +103,14 @@ endif
 .PHONY: all deps check check-unit check-integration check-installed check-sanitize check-musl check-portable check-paper stage lint demo bench bench-quick bench-deps \
 	install uninstall dist clean help
 
-all: $(B)/$(LIBNAME) $(B)/$(DEVNAME) $(B)/socktune
+# The profiles are copied beside the command, where a build tree's command
+# finds them as it finds the library (shim/cli/profile.c).
+PROFILES := $(wildcard profiles/*.conf)
+all: $(B)/$(LIBNAME) $(B)/$(DEVNAME) $(B)/socktune $(PROFILES:%=$(B)/%)
+
+$(B)/profiles/%.conf: profiles/%.conf
+	@mkdir -p $(dir $@)
+	cp $< $@
 
 help:
 	@echo "make                build $(B)/$(LIBNAME) and $(B)/socktune"
@@ -110,7 +120,7 @@ help:
 	@echo "make bench-quick    the same, small and fast: checks the suite runs, its figures mean little"
 	@echo "make bench-deps     install what only the benchmarks use (qemu-utils, libnbd-bin, gnuplot,"
 	@echo "                    QEMU with Spice, spicy-stats, busybox, a guest kernel in build/spice-guest)"
-	@echo "make install        install under DESTDIR/PREFIX (LIBDIR, MANDIR, SYSCONFDIR, BINDIR)"
+	@echo "make install        install under DESTDIR/PREFIX (LIBDIR, MANDIR, SYSCONFDIR, BINDIR, DATADIR)"
 	@echo "make uninstall      remove what install put there"
 	@echo "make dist           write $(B)/socktune-$(VERSION).tar.gz, the release tarball (with socktune.spec)"
 	@echo "make lint           lint the man pages"
@@ -391,7 +401,9 @@ bench-deps:
 
 install: all
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR) \
-		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
+		$(DESTDIR)$(DATADIR)/socktune/profiles
+	install -m 0644 $(PROFILES) $(DESTDIR)$(DATADIR)/socktune/profiles
 	install -m 0644 $(B)/$(LIBNAME) $(DESTDIR)$(LIBDIR)/$(LIBNAME)
 	ln -sf $(LIBNAME) $(DESTDIR)$(LIBDIR)/$(DEVNAME)
 	install -m 0755 $(B)/socktune $(DESTDIR)$(BINDIR)/socktune
@@ -408,7 +420,9 @@ install: all
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/$(LIBNAME) $(DESTDIR)$(LIBDIR)/$(DEVNAME) \
 		$(DESTDIR)$(BINDIR)/socktune $(DESTDIR)$(MANDIR)/man1/socktune.1 \
-		$(DESTDIR)$(MANDIR)/man5/socktune.conf.5 $(DESTDIR)$(MANDIR)/man7/socktune.7
+		$(DESTDIR)$(MANDIR)/man5/socktune.conf.5 $(DESTDIR)$(MANDIR)/man7/socktune.7 \
+		$(PROFILES:profiles/%=$(DESTDIR)$(DATADIR)/socktune/profiles/%)
+	rmdir $(DESTDIR)$(DATADIR)/socktune/profiles $(DESTDIR)$(DATADIR)/socktune 2>/dev/null || :
 	if cmp -s config/socktune.conf $(DESTDIR)$(SYSCONFDIR)/socktune.conf; then \
 		rm -f $(DESTDIR)$(SYSCONFDIR)/socktune.conf; fi
 

@@ -8,6 +8,7 @@
  * criterion missing would match more than its author meant), a syntax error
  * drops the file. */
 #include "config.h"
+#include "profile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +32,7 @@ struct source {
 	const char *name; /* the file, "environment" or "-o" */
 	st_diag_fn diag;
 	void *ctx;
+	int profile; /* a profile's file, which may not name another */
 };
 
 static void diagf(const struct source *src, int line, const char *key, const char *fmt, ...)
@@ -131,6 +133,7 @@ static const struct {
 	[ST_VALUE_LOG] = {sizeof(int), 1, 0, NULL, NULL},
 	[ST_VALUE_HOLD] = {sizeof(int), 1, 0, NULL, NULL},
 	[ST_VALUE_STRING] = {0, 0, 1, NULL, NULL},
+	[ST_VALUE_PROFILE] = {0, 0, 1, NULL, NULL},
 	[ST_VALUE_FAMILY] = {sizeof(unsigned), 1, 0, NULL, NULL},
 	[ST_VALUE_TYPE] = {sizeof(unsigned), 1, 0, NULL, NULL},
 	[ST_VALUE_ROLE] = {sizeof(int), 1, 0, NULL, NULL},
@@ -154,6 +157,7 @@ static int value_parse(enum st_value_type type, const char *t, void *dst, size_t
 	case ST_VALUE_LOG: return log_parse(t, dst);
 	case ST_VALUE_HOLD: return hold_max_parse(t, dst);
 	case ST_VALUE_STRING: return string_parse(t, dst, room);
+	case ST_VALUE_PROFILE: return profile_name_valid(t) ? string_parse(t, dst, room) : -1;
 	case ST_VALUE_FAMILY: return family_parse(t, dst);
 	case ST_VALUE_TYPE: return type_parse(t, dst);
 	case ST_VALUE_ROLE: return role_parse(t, dst);
@@ -275,7 +279,8 @@ const char *conf_key_format(const struct st_key *k, const void *base, char *buf,
 	case ST_VALUE_HOLD:
 		snprintf(buf, len, "%ldms", v);
 		return buf;
-	case ST_VALUE_STRING: return field[0] ? field : NULL;
+	case ST_VALUE_STRING:
+	case ST_VALUE_PROFILE: return field[0] ? field : NULL;
 	case ST_VALUE_FAMILY: return v ? bits_format((unsigned)v, family_name, buf, len) : NULL;
 	case ST_VALUE_TYPE: return v ? bits_format((unsigned)v, type_name, buf, len) : NULL;
 	case ST_VALUE_ROLE: return v != ST_ROLE_ANY ? role_name((int)v) : NULL;
@@ -487,6 +492,11 @@ static void read_root(const struct source *src, const config_setting_t *root)
 			read_defaults(src, k, s);
 		else if (k->type == ST_VALUE_RULES)
 			add_rules(src, k, s);
+		else if (k->type == ST_VALUE_PROFILE && src->profile)
+			diagf(src, (int)config_setting_source_line(s), name,
+			      "a profile cannot name another profile; ignored");
+		else if (k->type == ST_VALUE_PROFILE)
+			; /* conf_load chose the profile before reading any file */
 		else
 			file_set(src, k, src->c, s, name, "");
 	}
@@ -584,35 +594,52 @@ static char *read_whole(const struct source *src, int secure, int *missing)
 	return NULL;
 }
 
-int conf_read_file(struct st_config *c, const char *path, int must_exist, int secure,
-		     st_diag_fn diag, void *ctx)
+/* A file parsed but not yet applied, as conf_read_file returns; on 1, cf
+ * holds it and file_apply must follow.  Parsing and applying are apart so
+ * that conf_load can find the profile the files name before any of them
+ * applies: the profile goes beneath them all. */
+static int file_parse(const struct source *src, int must_exist, int secure, config_t *cf)
 {
-	struct source src = {c, path, diag, ctx};
 	int missing;
-	char *text = read_whole(&src, secure, &missing);
+	char *text = read_whole(src, secure, &missing);
 	if (!text) {
 		if (missing && must_exist)
-			diagf(&src, 0, NULL, "cannot read: %s; this file is ignored",
+			diagf(src, 0, NULL, "cannot read: %s; this file is ignored",
 			      strerror(ENOENT));
 		return missing ? 0 : -1;
 	}
-	drop_includes(&src, text);
+	drop_includes(src, text);
 
-	config_t cf;
-	config_init(&cf);
-	int ok = config_read_string(&cf, text);
+	config_init(cf);
+	int ok = config_read_string(cf, text);
 	free(text);
 	if (ok != CONFIG_TRUE) {
-		diagf(&src, config_error_line(&cf), NULL,
-		      "syntax error: %s; this file is ignored", config_error_text(&cf));
-		config_destroy(&cf);
+		diagf(src, config_error_line(cf), NULL,
+		      "syntax error: %s; this file is ignored", config_error_text(cf));
+		config_destroy(cf);
 		return -1;
 	}
-	read_root(&src, config_root_setting(&cf));
-	config_destroy(&cf);
-	if (c->nsources < ST_MAX_SOURCES)
-		copy_str(c->sources[c->nsources++], ST_SOURCE_MAX, path);
 	return 1;
+}
+
+static void file_apply(const struct source *src, config_t *cf)
+{
+	struct st_config *c = src->c;
+	read_root(src, config_root_setting(cf));
+	config_destroy(cf);
+	if (c->nsources < ST_MAX_SOURCES)
+		copy_str(c->sources[c->nsources++], ST_SOURCE_MAX, src->name);
+}
+
+int conf_read_file(struct st_config *c, const char *path, int must_exist, int secure,
+		     st_diag_fn diag, void *ctx)
+{
+	struct source src = {c, path, diag, ctx, 0};
+	config_t cf;
+	int r = file_parse(&src, must_exist, secure, &cf);
+	if (r == 1)
+		file_apply(&src, &cf);
+	return r;
 }
 
 const char *conf_env_name(const char *key)
@@ -624,7 +651,7 @@ const char *conf_env_name(const char *key)
 int conf_set(struct st_config *c, const char *key, const char *value, const char *source,
 	     const char *shown_key, st_diag_fn diag, void *ctx)
 {
-	struct source src = {c, source, diag, ctx};
+	struct source src = {c, source, diag, ctx, 0};
 	const struct st_key *k = conf_key_find(key, ST_KEY_GLOBAL | ST_KEY_OPTION);
 	if (!k || !k->env) {
 		unknown_key(&src, 0, shown_key, ST_KEY_GLOBAL | ST_KEY_OPTION, 1, "");
@@ -634,32 +661,107 @@ int conf_set(struct st_config *c, const char *key, const char *value, const char
 	return key_set(&src, k, base, value, value, 0, shown_key, "");
 }
 
+/* The system, user and extra files, parsed before any applies. */
+struct file {
+	struct source src;
+	char path[ST_SOURCE_MAX];
+	int must_exist;
+	config_t cf;
+	int parsed;
+};
+
+/* Reads profile name, which src named (at line, as key), beneath what c
+ * holds.  Returns 0 when the name is bad or there is no such profile, after
+ * one message listing those there; else 1, whether the file then read. */
+static int profile_try(struct st_config *c, const struct source *src, int line, const char *key,
+		       const char *name, const char *dir, int secure)
+{
+	char path[ST_SOURCE_MAX], why[768];
+	if (profile_find(dir, name, path, sizeof(path), why, sizeof(why)) < 0) {
+		diagf(src, line, key, "%s; no profile is read from here", why);
+		return 0;
+	}
+	struct source psrc = {c, path, src->diag, src->ctx, 1};
+	config_t cf;
+	if (file_parse(&psrc, 1, secure, &cf) != 1)
+		return 1;
+	file_apply(&psrc, &cf);
+	copy_str(c->profile, sizeof(c->profile), name);
+	if (line > 0)
+		snprintf(c->profile_from, sizeof(c->profile_from), "%s:%d", src->name, line);
+	else
+		copy_str(c->profile_from, sizeof(c->profile_from), key);
+	return 1;
+}
+
+/* The profile, read first so that every file and variable wins over it.
+ * SOCKTUNE_PROFILE names it, else the last file with a profile key, as a
+ * later source wins; a bad or unknown name costs that source's choice only,
+ * and the next source down is asked. */
+static void profile_choose(struct st_config *c, struct file *files, int n, int secure,
+			   st_getenv_fn env, st_diag_fn diag, void *ctx)
+{
+	const char *dir = profile_dir(secure, env);
+	const char *v = secure ? NULL : env("SOCKTUNE_PROFILE");
+	struct source esrc = {c, "environment", diag, ctx, 0};
+	if (v && v[0] && profile_try(c, &esrc, 0, "SOCKTUNE_PROFILE", v, dir, secure))
+		return;
+	for (int i = n - 1; i >= 0; i--) {
+		const config_setting_t *s =
+			files[i].parsed ? config_setting_get_member(config_root_setting(&files[i].cf),
+								    "profile")
+					: NULL;
+		char buf[64];
+		const char *t = s ? setting_text(s, buf, sizeof(buf)) : NULL;
+		if (s && profile_try(c, &files[i].src, (int)config_setting_source_line(s), "profile",
+				     t ? t : "(not a scalar)", dir, secure))
+			return;
+	}
+}
+
 void conf_load(struct st_config *c, const char *sysconfdir, int secure, st_getenv_fn env,
 		 st_diag_fn diag, void *ctx, const char *prog, const char *progpath)
 {
-	char path[ST_SOURCE_MAX];
+	/* Static, as add_rules' rules are: a hook that starts the library
+	 * may run on a small stack. */
+	static struct file files[3];
+	int n = 0;
 
 	conf_defaults(c);
-	snprintf(path, sizeof(path), "%s/socktune.conf", sysconfdir);
-	conf_read_file(c, path, 0, secure, diag, ctx);
-
+	snprintf(files[n].path, ST_SOURCE_MAX, "%s/socktune.conf", sysconfdir);
+	files[n++].must_exist = 0;
 	if (!secure) {
 		const char *xdg = env("XDG_CONFIG_HOME");
 		const char *home = env("HOME");
-		int n = -1;
+		int w = -1;
 		if (xdg && xdg[0] == '/')
-			n = snprintf(path, sizeof(path), "%s/socktune/socktune.conf", xdg);
+			w = snprintf(files[n].path, ST_SOURCE_MAX, "%s/socktune/socktune.conf", xdg);
 		else if (home && home[0])
-			n = snprintf(path, sizeof(path), "%s/.config/socktune/socktune.conf", home);
-		if (n > 0 && (size_t)n < sizeof(path))
-			conf_read_file(c, path, 0, 0, diag, ctx);
+			w = snprintf(files[n].path, ST_SOURCE_MAX, "%s/.config/socktune/socktune.conf",
+				     home);
+		if (w > 0 && w < ST_SOURCE_MAX)
+			files[n++].must_exist = 0;
 
 		const char *extra = env("SOCKTUNE_CONFIG");
-		if (extra && extra[0])
-			conf_read_file(c, extra, 1, 0, diag, ctx);
+		if (extra && extra[0]) {
+			copy_str(files[n].path, ST_SOURCE_MAX, extra);
+			files[n++].must_exist = 1;
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		files[i].src = (struct source){c, files[i].path, diag, ctx, 0};
+		files[i].parsed = file_parse(&files[i].src, files[i].must_exist, secure,
+					     &files[i].cf) == 1;
+	}
+	profile_choose(c, files, n, secure, env, diag, ctx);
+	for (int i = 0; i < n; i++)
+		if (files[i].parsed)
+			file_apply(&files[i].src, &files[i].cf);
 
+	if (!secure) {
 		for (const struct st_key *k = socktune_keys; k->name; k++) {
-			const char *v = k->env ? env(k->env) : NULL;
+			/* profile_choose has taken it. */
+			const char *v = k->env && k->type != ST_VALUE_PROFILE ? env(k->env) : NULL;
 			/* Set but empty means "not set", except for a string
 			 * (the stats), where it is a value: "no report". */
 			if (v && (v[0] || k->type == ST_VALUE_STRING))

@@ -19,7 +19,8 @@ enum { ST_LOG_ERROR = 0, ST_LOG_WARN = 1, ST_LOG_INFO = 2, ST_LOG_DEBUG = 3 };
 /* How long a byte may be held (TLS or corked), in milliseconds, at most:
  * the kernel's own cork bound. */
 #define ST_HOLD_MAX_LIMIT 200
-#define ST_MAX_SOURCES 4
+/* The profile, then the system, user and extra files. */
+#define ST_MAX_SOURCES 5
 
 struct st_config {
 	int mode;
@@ -27,6 +28,8 @@ struct st_config {
 	char stats[ST_SOURCE_MAX]; /* "" = no report */
 	int tls_split;             /* a TLS flush puts its last piece in a record of its own */
 	int hold_max;              /* ms a held byte may wait, whatever its thread does */
+	char profile[ST_NAME_MAX]; /* the profile read beneath the files; "" = none */
+	char profile_from[ST_SOURCE_MAX + 16]; /* where it was named: a variable, or file:line */
 	struct st_opts defaults;   /* built in, then each file's defaults group */
 	struct st_opts env;        /* SOCKTUNE_SNDBUF and friends; ST_UNSET where not given */
 	int nrules;
@@ -66,6 +69,7 @@ enum st_value_type {
 	ST_VALUE_LOG,       /* int ST_LOG_* */
 	ST_VALUE_HOLD,      /* int, milliseconds */
 	ST_VALUE_STRING,    /* char[size], a string in a file; a path or a glob */
+	ST_VALUE_PROFILE,   /* char[size], a profile's name (profile.h) */
 	ST_VALUE_FAMILY,    /* unsigned ST_FAM_* mask */
 	ST_VALUE_TYPE,      /* unsigned ST_TYPE_* mask */
 	ST_VALUE_ROLE,      /* int ST_ROLE_* */
@@ -112,7 +116,8 @@ void conf_defaults(struct st_config *c);
 /* Reads one file on top of c.  Returns 1 when read, 0 when it does not exist
  * (quietly, unless must_exist), -1 when it could not be used; the problems
  * went to diag.  With secure, the file is used only when owned by root and
- * not writable by group or others. */
+ * not writable by group or others.  Its profile key is not followed here:
+ * conf_load chooses among the sources' profiles. */
 int conf_read_file(struct st_config *c, const char *path, int must_exist, int secure,
 		     st_diag_fn diag, void *ctx);
 
@@ -126,9 +131,12 @@ int conf_set(struct st_config *c, const char *key, const char *value, const char
  * "mode" -> SOCKTUNE), or NULL for a key that has none. */
 const char *conf_env_name(const char *key);
 
-/* Every source in the documented order: built-ins, SYSCONFDIR/socktune.conf,
- * the user's file, $SOCKTUNE_CONFIG, then the SOCKTUNE_* variables.  With
- * secure (AT_SECURE), only the system file.  Finishes with conf_finish. */
+/* Every source in the documented order: built-ins, the profile,
+ * SYSCONFDIR/socktune.conf, the user's file, $SOCKTUNE_CONFIG, then the
+ * SOCKTUNE_* variables.  The profile is the one SOCKTUNE_PROFILE names, else
+ * the one the last file to name one names; it is read from profile_dir().
+ * With secure (AT_SECURE), only the system file and a profile it names.
+ * Finishes with conf_finish. */
 void conf_load(struct st_config *c, const char *sysconfdir, int secure, st_getenv_fn env,
 		 st_diag_fn diag, void *ctx, const char *prog, const char *progpath);
 

@@ -202,13 +202,17 @@ int cli_check(int argc, char **argv)
 	const char *sep = "";
 	for (const struct st_key *k = socktune_keys; k->name; k++) {
 		char buf[64];
-		if (k->kind != ST_KEY_GLOBAL || !k->size)
-			continue; /* defaults and rules come below */
+		if (k->kind != ST_KEY_GLOBAL || !k->size || k->type == ST_VALUE_PROFILE)
+			continue; /* defaults, rules and the profile come below */
 		const char *v = conf_key_format(k, &cfg, buf, sizeof(buf));
 		printf("%s%s: %s", sep, k->name, v ? v : "(none)");
 		sep = "   ";
 	}
 	printf("\n");
+	if (cfg.profile[0])
+		printf("profile: %s (from %s)\n", cfg.profile, cfg.profile_from);
+	else
+		printf("profile: none\n");
 	printf("files read, in order:");
 	for (int i = 0; i < cfg.nsources; i++)
 		printf("\n  %s", cfg.sources[i]);

@@ -19,6 +19,14 @@ const char *cli_library_path(void);
  * multiarch path). */
 int cli_preload(const char *lib);
 
+/* Profiles (profile.c): in a build tree, SOCKTUNE_PROFILE_DIR is pointed
+ * at the profiles make copied beside the command, unless it is set; a name
+ * is checked as the library would look it up (-1 after one message); and
+ * --help lists them. */
+void cli_profile_dir_setup(void);
+int cli_profile_valid(const char *name, const char *shown);
+void cli_profile_usage(void);
+
 int cli_run(int argc, char **argv);
 int cli_ab(int argc, char **argv);
 int cli_sweep(int argc, char **argv);

@@ -20,6 +20,7 @@ void cli_diag(void *ctx, const char *source, int line, const char *key, const ch
 
 int main(int argc, char **argv)
 {
+	cli_profile_dir_setup();
 	if (argc > 1 && !strcmp(argv[1], "check"))
 		return cli_check(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "ab"))

@@ -111,6 +111,7 @@ static void print_usage(void)
 		printf("%22s", "");
 		print_wrapped(k->accepted, 22);
 	}
+	cli_profile_usage();
 	fputs(usage_tail, stdout);
 }
 
@@ -132,6 +133,8 @@ const char *cli_library_path(void)
 
 int cli_option_valid(const char *key, const char *value, const char *shown)
 {
+	if (!strcmp(key, "profile"))
+		return cli_profile_valid(value, shown);
 	struct st_config scratch;
 	conf_defaults(&scratch);
 	return conf_set(&scratch, key, value, shown, key, cli_diag, NULL);
@@ -184,6 +187,7 @@ int cli_run(int argc, char **argv)
 	enum { OPT_OFF = 256, OPT_OBSERVE, OPT_STATS, OPT_LOG };
 	static const struct option longopts[] = {
 		{"config", required_argument, NULL, 'c'},
+		{"profile", required_argument, NULL, 'p'},
 		{"off", no_argument, NULL, OPT_OFF},
 		{"observe", no_argument, NULL, OPT_OBSERVE},
 		{"stats", required_argument, NULL, OPT_STATS},
@@ -194,7 +198,7 @@ int cli_run(int argc, char **argv)
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "+c:o:hV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+c:o:p:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': {
 			/* Absolute, so a COMMAND that changes directory reads it too. */
@@ -218,6 +222,10 @@ int cli_run(int argc, char **argv)
 				return 2;
 			break;
 		}
+		case 'p':
+			if (set_env("profile", optarg, "-p") < 0)
+				return 2;
+			break;
 		case OPT_OFF:
 			setenv("SOCKTUNE", "off", 1);
 			break;
