@@ -36,7 +36,7 @@
 
 static const char usage_head[] =
 	"usage: socktune [OPTION]... [--] COMMAND [ARG]...\n"
-	"       socktune check [-c FILE] [PROGRAM]\n"
+	"       socktune check [-c FILE] [PROGRAM [ARG]...]\n"
 	"       socktune ab [-n RUNS] [-o KEY=VALUE]... [OPTION]... [--] COMMAND [ARG]...\n"
 	"       socktune sweep -o KEY=V1,V2,... [OPTION]... [--] COMMAND [ARG]...\n"
 	"\n"
@@ -60,7 +60,7 @@ static const char usage_tail[] =
 	"  -h, --help          show this help\n"
 	"  -V, --version       show the version\n"
 	"\n"
-	"  check [-c FILE] [PROGRAM]\n"
+	"  check [-c FILE] [PROGRAM [ARG]...]\n"
 	"                      validate the configuration, print the rules, the\n"
 	"                      platform table and the kernel limits; exit 1 on errors;\n"
 	"                      with PROGRAM, also whether socktune reaches it (exit 3\n"
