@@ -216,8 +216,13 @@ static int elf_open(struct elf *e, const char *path, char *why, size_t n)
 	e->type = (unsigned)FIELD(e, 0, Ehdr, e_type);
 	e->machine = (unsigned)FIELD(e, 0, Ehdr, e_machine);
 	unsigned phnum = (unsigned)FIELD(e, 0, Ehdr, e_phnum);
-	if (FIELD(e, 0, Ehdr, e_phentsize) < SIZE(e, Phdr))
-		phnum = 0;
+	uint64_t phoff = FIELD(e, 0, Ehdr, e_phoff), phent = FIELD(e, 0, Ehdr, e_phentsize);
+	/* A cut-off file would read as one without PT_INTERP: static, wrongly. */
+	if (phent < SIZE(e, Phdr) || phoff > e->size || phnum * phent > e->size - phoff) {
+		snprintf(why, n, "its program headers are not all in the file: truncated, or not "
+			 "an ELF program");
+		return -1;
+	}
 	for (unsigned i = 0; i < phnum; i++) {
 		uint64_t ph = phdr_at(e, i);
 		uint64_t type = FIELD(e, ph, Phdr, p_type), off = FIELD(e, ph, Phdr, p_offset);
@@ -637,6 +642,14 @@ enum reach_verdict reach_judge(const char *prog, const char *lib, struct reach *
 		 * preloads for it. */
 		fact(r, "%s is a dynamic loader, run as a command: it reads LD_PRELOAD for the "
 		     "program it loads, which is not judged here", elfpath);
+		r->verdict = REACH_UNKNOWN;
+		elf_close(&pe);
+		return r->verdict;
+	}
+	if (!pe.has_interp && pe.type == ET_DYN && !pe.pie_flag && pe.soname[0]) {
+		/* A static-pie program has no SONAME; a library has. */
+		fact(r, "%s is a shared library (SONAME %s) with no loader of its own, not a "
+		     "program", elfpath, pe.soname);
 		r->verdict = REACH_UNKNOWN;
 		elf_close(&pe);
 		return r->verdict;
