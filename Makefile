@@ -69,17 +69,17 @@ ALL_CPPFLAGS := -D_GNU_SOURCE -Ishim -Iconfig -I$(B) $(CPPFLAGS) \
 ALL_CFLAGS   := -std=c11 $(WARN) $(CFLAGS) $(CONFIG_CFLAGS)
 
 # Pure modules: no hooks, so unit tests and the command link them directly.
-PURE_SRC := config/config.c config/profile.c config/size.c config/rule.c shim/platform.c shim/iov.c
+PURE_SRC := config/config.c config/profile.c config/size.c config/rule.c shim/platform.c shim/iov.c shim/counters.c
 # Pure but for what they ask the kernel or libssl, which the library
 # answers (shim/fdkernel.c, shim/ssl.c) and the unit tests fake: unit tests
 # link them too.
 SEAM_SRC := shim/fdtable.c shim/tlshold.c
 LIB_SRC  := $(PURE_SRC) shim/bound.c shim/hold.c shim/real.c shim/state.c shim/init.c shim/log.c $(SEAM_SRC) shim/fdkernel.c \
-	shim/sockopt.c shim/stats.c shim/connect.c shim/fdops.c shim/write.c shim/ssl.c \
+	shim/sockopt.c shim/stats.c shim/live.c shim/connect.c shim/fdops.c shim/write.c shim/ssl.c \
 	shim/wait.c shim/cork.c
 CLI_PURE := shim/cli/sample.c shim/cli/figures.c shim/cli/report.c
 CLI_SRC  := $(PURE_SRC) $(CLI_PURE) shim/cli/main.c shim/cli/run.c shim/cli/check.c shim/cli/profile.c \
-	shim/cli/ab.c shim/cli/experiment.c shim/cli/reach.c
+	shim/cli/ab.c shim/cli/experiment.c shim/cli/reach.c shim/cli/stats.c
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/lib/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(B)/cli/%.o)

@@ -18,11 +18,9 @@
 #include <netinet/in.h>
 #endif
 
-struct st_stats socktune_stats;
-
 void stats_reset(void)
 {
-	memset(&socktune_stats, 0, sizeof(socktune_stats));
+	memset(socktune_counters, 0, sizeof(*socktune_counters));
 }
 
 void stats_tcp_collect(int fd)
@@ -63,41 +61,22 @@ static void json_escape(char *out, size_t len, const char *s)
 
 int stats_format(char *buf, unsigned long len)
 {
-	/* A snapshot, counter by counter: other threads (the bound's too) may
-	 * still count while it is taken. */
-	_Static_assert(sizeof(struct st_stats) % sizeof(unsigned long) == 0,
-		       "struct st_stats is made of unsigned longs");
 	struct st_stats snap;
-	unsigned long *to = (unsigned long *)&snap, *from = (unsigned long *)&socktune_stats;
-	for (size_t i = 0; i < sizeof(snap) / sizeof(unsigned long); i++)
-		to[i] = __atomic_load_n(&from[i], __ATOMIC_RELAXED);
-	const struct st_stats *s = &snap;
 	char prog[256];
+	stats_snapshot(&snap, socktune_counters);
 	json_escape(prog, sizeof(prog), socktune_prog);
-	int n = snprintf(
-		buf, len,
-		"{\"socktune\":\"%s\",\"prog\":\"%s\",\"pid\":%ld,\"mode\":\"%s\","
-		"\"sockets\":{\"seen\":%lu,\"tuned\":%lu,\"unix\":%lu,\"inet\":%lu,\"inet6\":%lu,"
-		"\"client\":%lu,\"server\":%lu},"
-		"\"tuned\":{\"sndbuf\":%lu,\"rcvbuf\":%lu,\"nodelay\":%lu},"
-		"\"kept\":{\"sndbuf\":%lu,\"rcvbuf\":%lu,\"nodelay\":%lu},"
-		"\"failures\":%lu,\"clamps\":%lu,"
-		"\"tcp\":{\"connections\":%lu,\"segs_out\":%lu,\"bytes_sent\":%lu,"
-		"\"total_retrans\":%lu},"
-		"\"merge\":{\"calls\":%lu,\"iov_in\":%lu,\"iov_out\":%lu,\"bytes\":%lu},"
-		"\"tls\":{\"records\":%lu,\"held\":%lu,\"flushes\":%lu,\"bytes\":%lu,\"at_exit\":%lu,"
-		"\"failures\":%lu,\"late\":%lu,\"longest_us\":%lu},"
-		"\"cork\":{\"corked\":%lu,\"held\":%lu,\"pushes\":%lu,\"yielded\":%lu,"
-		"\"late\":%lu}}\n",
-		SOCKTUNE_VERSION, prog, (long)socktune_pid, mode_name(socktune_cfg.mode), s->seen,
-		s->tuned, s->fam_unix, s->fam_inet, s->fam_inet6, s->client, s->server,
-		s->tuned_sndbuf, s->tuned_rcvbuf, s->tuned_nodelay, s->kept_sndbuf, s->kept_rcvbuf,
-		s->kept_nodelay, s->failures, s->clamps, s->tcp_connections, s->tcp_segs_out,
-		s->tcp_bytes_sent, s->tcp_total_retrans, s->merge_calls, s->merge_iov_in,
-		s->merge_iov_out, s->merge_bytes, s->tls_records, s->tls_held, s->tls_flushes, s->tls_bytes,
-		s->tls_at_exit, s->tls_failures, s->tls_late, s->tls_longest_us, s->cork_corked,
-		s->cork_held, s->cork_pushes, s->cork_yielded, s->cork_late);
-	return n < 0 ? 0 : (size_t)n >= len ? (int)len - 1 : n;
+	int n = snprintf(buf, len, "{\"socktune\":\"%s\",\"prog\":\"%s\",\"pid\":%ld,\"mode\":\"%s\",",
+			 SOCKTUNE_VERSION, prog, (long)socktune_pid, mode_name(socktune_cfg.mode));
+	if (n < 0 || (size_t)n >= len)
+		return 0;
+	int m = stats_json_members(buf + n, len - (size_t)n, &snap);
+	if (m < 0 || (size_t)(n + m) + 2 >= len)
+		return 0;
+	n += m;
+	buf[n++] = '}';
+	buf[n++] = '\n';
+	buf[n] = '\0';
+	return n;
 }
 
 /* SOCKTUNE_STATS with each %p replaced by the pid. */

@@ -371,8 +371,8 @@ static void note_age(struct hold *h)
 	if (!since)
 		return;
 	unsigned long us = (unsigned long)((bound_now() - since) / 1000u);
-	unsigned long was = __atomic_load_n(&socktune_stats.tls_longest_us, __ATOMIC_RELAXED);
-	while (us > was && !__atomic_compare_exchange_n(&socktune_stats.tls_longest_us, &was, us, 1,
+	unsigned long was = __atomic_load_n(&socktune_counters->tls_longest_us, __ATOMIC_RELAXED);
+	while (us > was && !__atomic_compare_exchange_n(&socktune_counters->tls_longest_us, &was, us, 1,
 							__ATOMIC_RELAXED, __ATOMIC_RELAXED))
 		;
 	__atomic_store_n(&h->since, 0, __ATOMIC_RELAXED);

@@ -21,7 +21,8 @@
 struct socktune_real libc;
 struct sslfns libssl;
 struct st_config socktune_cfg;
-struct st_stats socktune_stats;
+static struct st_stats counters;
+struct st_stats *socktune_counters = &counters;
 int socktune_log_level = ST_LOG_ERROR;
 int socktune_holds_shared;
 ST_THREAD_LOCAL union hold_pending socktune_holding;
@@ -379,7 +380,7 @@ Test(tlshold, the_bound_sends_late_holds_only)
 	expect_wire(0, "", 0);
 	cr_expect_eq(hold_kind_tls.late(now_ns), 0, "nothing left, yet a time is due");
 	expect_wire(0, "[late]", 1);
-	cr_expect_eq(socktune_stats.tls_late, 4);
+	cr_expect_eq(counters.tls_late, 4);
 }
 
 /* Exit sends every thread's holds; a vfork child sends none. */
