@@ -63,8 +63,8 @@ const char *mode_name(int mode)
 
 const char *log_name(int level)
 {
-	static const char *const names[] = {"error", "warn", "info", "debug"};
-	return level >= 0 && level <= 3 ? names[level] : "?";
+	static const char *const names[] = {"quiet", "error", "warn", "info", "debug"};
+	return level >= 0 && level <= 4 ? names[level] : "?";
 }
 
 #define ST_MODE_ACCEPTED "\"on\", \"observe\" or \"off\""
@@ -76,10 +76,10 @@ static int mode_parse(const char *t, int *out)
 	return -1;
 }
 
-#define ST_LOG_ACCEPTED "\"error\", \"warn\", \"info\" or \"debug\""
+#define ST_LOG_ACCEPTED "\"quiet\", \"error\", \"warn\", \"info\" or \"debug\""
 static int log_parse(const char *t, int *out)
 {
-	for (int l = 0; l <= 3; l++)
+	for (int l = 0; l <= 4; l++)
 		if (!strcasecmp(t, log_name(l)))
 			return *out = l, 0;
 	if (!strcasecmp(t, "warning"))
@@ -134,6 +134,7 @@ static const struct {
 	[ST_VALUE_HOLD] = {sizeof(int), 1, 0, NULL, NULL},
 	[ST_VALUE_STRING] = {0, 0, 1, NULL, NULL},
 	[ST_VALUE_PROFILE] = {0, 0, 1, NULL, NULL},
+	[ST_VALUE_DIR] = {0, 0, 1, NULL, NULL},
 	[ST_VALUE_FAMILY] = {sizeof(unsigned), 1, 0, NULL, NULL},
 	[ST_VALUE_TYPE] = {sizeof(unsigned), 1, 0, NULL, NULL},
 	[ST_VALUE_ROLE] = {sizeof(int), 1, 0, NULL, NULL},
@@ -158,6 +159,7 @@ static int value_parse(enum st_value_type type, const char *t, void *dst, size_t
 	case ST_VALUE_HOLD: return hold_max_parse(t, dst);
 	case ST_VALUE_STRING: return string_parse(t, dst, room);
 	case ST_VALUE_PROFILE: return profile_name_valid(t) ? string_parse(t, dst, room) : -1;
+	case ST_VALUE_DIR: return t[0] == '/' ? string_parse(t, dst, room) : -1;
 	case ST_VALUE_FAMILY: return family_parse(t, dst);
 	case ST_VALUE_TYPE: return type_parse(t, dst);
 	case ST_VALUE_ROLE: return role_parse(t, dst);
@@ -280,7 +282,8 @@ const char *conf_key_format(const struct st_key *k, const void *base, char *buf,
 		snprintf(buf, len, "%ldms", v);
 		return buf;
 	case ST_VALUE_STRING:
-	case ST_VALUE_PROFILE: return field[0] ? field : NULL;
+	case ST_VALUE_PROFILE:
+	case ST_VALUE_DIR: return field[0] ? field : NULL;
 	case ST_VALUE_FAMILY: return v ? bits_format((unsigned)v, family_name, buf, len) : NULL;
 	case ST_VALUE_TYPE: return v ? bits_format((unsigned)v, type_name, buf, len) : NULL;
 	case ST_VALUE_ROLE: return v != ST_ROLE_ANY ? role_name((int)v) : NULL;

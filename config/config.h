@@ -12,13 +12,21 @@
 #include <stddef.h>
 
 enum { ST_MODE_OFF = 0, ST_MODE_OBSERVE = 1, ST_MODE_ON = 2 };
-enum { ST_LOG_ERROR = 0, ST_LOG_WARN = 1, ST_LOG_INFO = 2, ST_LOG_DEBUG = 3 };
+/* QUIET, the default, prints nothing: a host's stderr is its own. */
+enum { ST_LOG_QUIET = 0, ST_LOG_ERROR = 1, ST_LOG_WARN = 2, ST_LOG_INFO = 3, ST_LOG_DEBUG = 4 };
 
 #define ST_MAX_RULES 64
 
 /* How long a byte may be held (TLS or corked), in milliseconds, at most:
  * the kernel's own cork bound. */
 #define ST_HOLD_MAX_LIMIT 200
+
+/* Where the live figures go by default: memory, on Linux. */
+#ifdef __linux__
+#define ST_LIVE_DIR "/dev/shm"
+#else
+#define ST_LIVE_DIR "/tmp"
+#endif
 /* The profile, then the system, user and extra files. */
 #define ST_MAX_SOURCES 5
 
@@ -30,6 +38,8 @@ struct st_config {
 	int hold_max;              /* ms a held byte may wait, whatever its thread does */
 	char profile[ST_NAME_MAX]; /* the profile read beneath the files; "" = none */
 	char profile_from[ST_SOURCE_MAX + 16]; /* where it was named: a variable, or file:line */
+	int live;                  /* keep the figures in a file others can read */
+	char live_dir[ST_SOURCE_MAX]; /* where: LIVE_DIR/socktune-UID/PID */
 	struct st_opts defaults;   /* built in, then each file's defaults group */
 	struct st_opts env;        /* SOCKTUNE_SNDBUF and friends; ST_UNSET where not given */
 	int nrules;
@@ -70,6 +80,7 @@ enum st_value_type {
 	ST_VALUE_HOLD,      /* int, milliseconds */
 	ST_VALUE_STRING,    /* char[size], a string in a file; a path or a glob */
 	ST_VALUE_PROFILE,   /* char[size], a profile's name (profile.h) */
+	ST_VALUE_DIR,       /* char[size], an absolute path */
 	ST_VALUE_FAMILY,    /* unsigned ST_FAM_* mask */
 	ST_VALUE_TYPE,      /* unsigned ST_TYPE_* mask */
 	ST_VALUE_ROLE,      /* int ST_ROLE_* */

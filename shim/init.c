@@ -4,6 +4,7 @@
  * the real functions wait for the first hook (real.c). */
 #include "fdtable.h"
 #include "hold.h"
+#include "live.h"
 #include "log.h"
 #include "sockopt.h"
 #include "state.h"
@@ -54,7 +55,7 @@ static void after_fork_child(void)
 {
 	socktune_pid = getpid();
 	hold_fork_child();
-	stats_reset();
+	live_fork_child();
 	sockopt_reset_warnings();
 }
 
@@ -133,6 +134,7 @@ static void load_config_now(void)
 		  socktune_prog, path);
 	socktune_log_level = socktune_cfg.log;
 	pthread_atfork(before_fork, NULL, after_fork_child);
+	live_start();
 	log_debug("mode %s, %d rule(s), %d file(s) read%s", mode_name(socktune_cfg.mode),
 		  socktune_cfg.nrules, socktune_cfg.nsources, secure ? ", setuid: system file only" : "");
 	errno = saved;
@@ -166,4 +168,5 @@ __attribute__((destructor)) static void socktune_fini(void)
 		return;
 	real_bind();
 	stats_report();
+	live_end();
 }

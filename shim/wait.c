@@ -9,6 +9,7 @@
  * a fortified program calls them instead of read(). */
 #include "fdtable.h"
 #include "hold.h"
+#include "live.h"
 #include "state.h"
 
 #include <errno.h>
@@ -544,6 +545,7 @@ INTERPOSE(execle);
 SOCKTUNE_HOOK void HOOK(_exit)(int status)
 {
 	leaving(FLUSH_EXIT);
+	live_end();
 	REAL(_exit)(status);
 	__builtin_unreachable(); /* the table's type does not say noreturn */
 }
@@ -552,6 +554,7 @@ INTERPOSE(_exit);
 SOCKTUNE_HOOK void HOOK(_Exit)(int status)
 {
 	leaving(FLUSH_EXIT);
+	live_end();
 	REAL(_Exit)(status);
 	__builtin_unreachable(); /* the table's type does not say noreturn */
 }

@@ -31,5 +31,6 @@ int cli_run(int argc, char **argv);
 int cli_ab(int argc, char **argv);
 int cli_sweep(int argc, char **argv);
 int cli_check(int argc, char **argv);
+int cli_stats(int argc, char **argv);
 
 #endif

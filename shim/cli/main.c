@@ -27,5 +27,7 @@ int main(int argc, char **argv)
 		return cli_ab(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "sweep"))
 		return cli_sweep(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "stats"))
+		return cli_stats(argc - 1, argv + 1);
 	return cli_run(argc, argv);
 }

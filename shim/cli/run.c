@@ -39,6 +39,7 @@ static const char usage_head[] =
 	"       socktune check [-c FILE] [PROGRAM [ARG]...]\n"
 	"       socktune ab [-n RUNS] [-o KEY=VALUE]... [OPTION]... [--] COMMAND [ARG]...\n"
 	"       socktune sweep -o KEY=V1,V2,... [OPTION]... [--] COMMAND [ARG]...\n"
+	"       socktune stats [--json] [--all] [--watch] [PID]...\n"
 	"\n"
 	"Run COMMAND with libsocktune preloaded: its sockets get the buffer sizes\n"
 	"and options the configuration asks for, and small writes on them may be\n"
@@ -56,7 +57,10 @@ static const char usage_tail[] =
 	"                      the A arm of an A/B test\n"
 	"      --stats DEST    at exit each process appends a JSON object of figures\n"
 	"                      to DEST: stderr, or a file (%p becomes the pid)\n"
-	"      --log LEVEL     error, warn (default), info or debug (SOCKTUNE_LOG)\n"
+	"      --log LEVEL     quiet, error, warn, info or debug (SOCKTUNE_LOG): what\n"
+	"                      COMMAND prints on its stderr; warn unless SOCKTUNE_LOG\n"
+	"                      or a file says more (preloaded without this command,\n"
+	"                      the library is quiet)\n"
 	"  -h, --help          show this help\n"
 	"  -V, --version       show the version\n"
 	"\n"
@@ -67,6 +71,8 @@ static const char usage_tail[] =
 	"                      if not, 4 if only partly)\n"
 	"  ab, sweep           time COMMAND observed and tuned, or once per value, and\n"
 	"                      compare; see `socktune ab --help`, `socktune sweep --help`\n"
+	"  stats [PID]...      the live figures of running preloaded processes: counters,\n"
+	"                      rates, settings, messages; see `socktune stats --help`\n"
 	"\n"
 	"When socktune cannot reach COMMAND (statically linked, Go, set-user-ID,\n"
 	"another C library or ELF class, a TLS library it does not merge), it says\n"
@@ -182,6 +188,20 @@ int cli_preload(const char *lib)
 	return r;
 }
 
+/* The library prints nothing by default: a host's stderr is not its own.
+ * A user who starts COMMAND with this command is there to read, so it gets
+ * the warnings, unless SOCKTUNE_LOG (or --log) says otherwise or a file asks
+ * for more. */
+static void warn_for_command(void)
+{
+	static struct st_config cfg;
+	if (getenv("SOCKTUNE_LOG"))
+		return;
+	conf_load(&cfg, SOCKTUNE_SYSCONFDIR, 0, getenv, NULL, NULL, "socktune", "socktune");
+	if (cfg.log < ST_LOG_WARN)
+		setenv("SOCKTUNE_LOG", "warn", 1);
+}
+
 int cli_run(int argc, char **argv)
 {
 	enum { OPT_OFF = 256, OPT_OBSERVE, OPT_STATS, OPT_LOG };
@@ -270,6 +290,7 @@ int cli_run(int argc, char **argv)
 			strerror(errno));
 		return 125;
 	}
+	warn_for_command();
 	/* Says why COMMAND cannot be reached, and runs it all the same;
 	 * without the library where its loader would refuse to start it. */
 	if (!reach_warn(argv[optind], lib) && cli_preload(lib) < 0) {

@@ -179,7 +179,7 @@ static void check_portset(const struct st_portset *ps)
 static void check_config(const struct st_config *c)
 {
 	CHECK(c->mode >= ST_MODE_OFF && c->mode <= ST_MODE_ON);
-	CHECK(c->log >= ST_LOG_ERROR && c->log <= ST_LOG_DEBUG);
+	CHECK(c->log >= ST_LOG_QUIET && c->log <= ST_LOG_DEBUG);
 	CHECK(c->tls_split == 0 || c->tls_split == 1);
 #ifdef ST_HOLD_MAX_LIMIT
 	CHECK(c->hold_max >= 1 && c->hold_max <= ST_HOLD_MAX_LIMIT);

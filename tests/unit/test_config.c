@@ -91,7 +91,7 @@ Test(config, builtin_defaults)
 {
 	load();
 	cr_assert_eq(cfg.mode, ST_MODE_ON);
-	cr_assert_eq(cfg.log, ST_LOG_WARN);
+	cr_assert_eq(cfg.log, ST_LOG_QUIET);
 	cr_assert_eq(cfg.defaults.sndbuf, ST_AUTO);
 	cr_assert_eq(cfg.defaults.rcvbuf, ST_AUTO);
 	cr_assert_eq(cfg.defaults.nodelay, ST_DEFAULT);
@@ -540,6 +540,7 @@ static const struct {
 	[ST_VALUE_HOLD] = {"50ms", "0"},
 	[ST_VALUE_STRING] = {"qemu-*", NULL},
 	[ST_VALUE_PROFILE] = {"bulk-unix", "../bulk-unix"},
+	[ST_VALUE_DIR] = {"/run/socktune", "run/socktune"},
 	[ST_VALUE_FAMILY] = {"inet,unix", "ipx"},
 	[ST_VALUE_TYPE] = {"dgram", "raw"},
 	[ST_VALUE_ROLE] = {"client", "both"},
