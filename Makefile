@@ -329,7 +329,8 @@ PORT_OFF  := $(filter-out issetugid program_invocation_name getprogname, \
 # closefrom, and the full export list.
 PORT_TESTS := !(exports/every_hook_is_exported|threads/*|spice/*|cork_rr/@(control_on_stalls_@(epoll|poll|thread)_*|epoll_*|poll_*|thread_*)|cork/@(on_corks_right_after_accept|own_tcp_cork_on_the_listener_left_alone)|cork_wait/@(epoll|ppoll|sem)|fork/child_tcp_sockets_follow_env_overrides|stats/tcp_counted_when_closed_by_@(close_range|closefrom)|tls_rr/wait_in_@(epoll_pwait|epoll_wait|ppoll)|tls_wait/@(clock_nanosleep|epoll_pwait|epoll_pwait2|epoll_wait|ppoll|sem_timedwait|cond_clockwait|sem_clockwait|sigwaitinfo|sigtimedwait|getline)|values/@(accept4_flags_survive_the_hook|env_sndbuf_tunes_accept4_socket|unix_stream_accept4_is_tuned))
 check-portable: $(B)/test-integration $(TARGETS)
-	$(MAKE) B=$(PORT_B) FEATURES_OFF="$(PORT_OFF)" $(PORT_B)/$(LIBNAME) $(PORT_B)/socktune
+	$(MAKE) B=$(PORT_B) FEATURES_OFF="$(PORT_OFF)" $(PORT_B)/$(LIBNAME) $(PORT_B)/socktune \
+		$(PROFILES:%=$(PORT_B)/%)
 	SOCKTUNE_TESTLIB=$(abspath $(PORT_B)/$(LIBNAME)) SOCKTUNE_BIN=$(abspath $(PORT_B)/socktune) \
 	SOCKTUNE_TARGETS=$(abspath $(B)/targets) $(B)/test-integration --filter '$(PORT_TESTS)'
 

@@ -13,8 +13,9 @@ man=$2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 "$table" >"$tmp/table"
-# Variables that carry no key: a file to read, and the labels of socktune ab.
-not_keys="SOCKTUNE_CONFIG SOCKTUNE_ARM SOCKTUNE_RUN"
+# Variables that carry no key: a file to read, where the profiles are, and
+# the labels of socktune ab.
+not_keys="SOCKTUNE_CONFIG SOCKTUNE_PROFILE_DIR SOCKTUNE_ARM SOCKTUNE_RUN"
 status=0
 
 # The tags of the .TP items of one section of a page, the macro taken off:
@@ -63,7 +64,7 @@ keys option >"$tmp/k"
 tags "$conf" OPTIONS | cut -d' ' -f1 | compare "$conf, OPTIONS" "$tmp/k" || status=1
 keys match >"$tmp/k"
 tags "$conf" RULES | cut -d' ' -f1 | compare "$conf, RULES" "$tmp/k" || status=1
-variables SOCKTUNE_CONFIG >"$tmp/k"
+variables SOCKTUNE_CONFIG SOCKTUNE_PROFILE_DIR >"$tmp/k"
 tags "$conf" ENVIRONMENT | grep -o 'SOCKTUNE[A-Z_]*' | compare "$conf, ENVIRONMENT" "$tmp/k" || status=1
 
 cmd=$man/socktune.1
