@@ -7,6 +7,7 @@
 #include "cork.h"
 #include "fdtable.h"
 #include "hold.h"
+#include "live.h"
 #include "log.h"
 #include "platform.h"
 #include "sockopt.h"
@@ -68,6 +69,7 @@ static void decide(struct st_opts *o, const struct st_sock *s, int fd)
 /* The counters every connected socket adds to, tuned or not. */
 static void count_seen(const struct fd_state *e, int role, unsigned set)
 {
+	live_touch();
 	stat_inc(seen);
 	if (set)
 		stat_inc(tuned);

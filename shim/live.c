@@ -1,5 +1,6 @@
-/* The live figures' file: made at start and in each fork's child, kept
- * across exec, removed at exit.  The counters live in it, so counting costs
+/* The live figures' file: made at a process's first connected socket (or
+ * at start, when there is a message to show), kept across exec, removed at
+ * exit; a fork's child makes its own.  The counters live in it, so counting costs
  * what it cost before: no thread, no timer and no system call, only the
  * memory the counters were always in, now shared with whoever reads it.
  *
@@ -102,12 +103,12 @@ static uint64_t own_start_ticks(void)
 
 /* The directory, made if need be, opened, and refused unless it is a
  * directory of this user's that no one else may enter. */
-static int live_dir_open(uid_t uid, const char **why, int *err)
+static int live_dir_open(uid_t uid, int create, const char **why, int *err)
 {
 	char dir[ST_SOURCE_MAX + 32];
 	struct stat st;
 	snprintf(dir, sizeof(dir), "%s/socktune-%lu", socktune_cfg.live_dir, (unsigned long)uid);
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+	if (create && mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return *err = errno, *why = "cannot make the directory", -1;
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
@@ -119,19 +120,26 @@ static int live_dir_open(uid_t uid, const char **why, int *err)
 	return dfd;
 }
 
-/* Maps the file for this pid.  Where the same process (pid and start time)
- * left one, it is an earlier image of this process before exec: its
- * counters go on. */
-static struct st_live *live_map(const char **why, int *err)
+/* Maps the file for this pid, made if create says so.  Where the same
+ * process (pid and start time) left one, it is an earlier image of this
+ * process before exec: its counters go on. */
+static struct st_live *live_map(int create, const char **why, int *err)
 {
 	uid_t uid = geteuid();
-	char name[32];
+	char name[ST_SOURCE_MAX + 64];
 	struct stat st;
-	int dfd = live_dir_open(uid, why, err);
+	if (!create) {
+		/* Most often there is none: one system call to learn it. */
+		snprintf(name, sizeof(name), "%s/socktune-%lu/%ld", socktune_cfg.live_dir,
+			 (unsigned long)uid, (long)socktune_pid);
+		if (access(name, F_OK) < 0)
+			return NULL;
+	}
+	int dfd = live_dir_open(uid, create, why, err);
 	if (dfd < 0)
 		return NULL;
 	snprintf(name, sizeof(name), "%ld", (long)socktune_pid);
-	int fd = openat(dfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int fd = openat(dfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC | (create ? O_CREAT : 0), 0600);
 	raw_close(dfd);
 	if (fd < 0)
 		return *err = errno, *why = "cannot open its file", NULL;
@@ -151,30 +159,27 @@ static struct st_live *live_map(const char **why, int *err)
 	return l == MAP_FAILED ? NULL : l;
 }
 
+/* Makes l this process's figures.  The counts so far (in own) are added
+ * after the switch, so that a thread counting meanwhile loses nothing but
+ * what it adds in the instant between the two. */
 static void live_publish(struct st_live *l, uint64_t ticks)
 {
 	int earlier = !memcmp(l->magic, ST_LIVE_MAGIC, sizeof(l->magic)) &&
 		      l->version == ST_LIVE_VERSION && l->size == sizeof(*l) &&
 		      l->pid == socktune_pid && ticks && l->start_ticks == ticks;
 	if (earlier) {
-		/* The earlier image's counters and notes stay; this image's
-		 * notes so far join them. */
-		uint32_t n = own.notes_written < ST_LIVE_NOTES ? own.notes_written : ST_LIVE_NOTES;
-		for (uint32_t i = own.notes_written - n; i < own.notes_written; i++) {
-			uint32_t at = __atomic_fetch_add(&l->notes_written, 1, __ATOMIC_ACQ_REL);
-			memcpy(l->notes[at % ST_LIVE_NOTES], own.notes[i % ST_LIVE_NOTES],
-			       ST_LIVE_NOTE_LEN);
-		}
-		struct st_stats *to = &l->stats;
-		const unsigned long *from = (const unsigned long *)&own.stats;
-		for (size_t i = 0; i < sizeof(*to) / sizeof(unsigned long); i++)
-			__atomic_add_fetch((unsigned long *)to + i, from[i], __ATOMIC_RELAXED);
+		/* The earlier image's counters and notes stay. */
 		l->images++;
 	} else {
 		/* New, or left by a process that is gone. */
-		memcpy(l, &own, sizeof(*l));
+		memset(l, 0, sizeof(*l));
 		l->images = 1;
 		l->started = (int64_t)time(NULL);
+	}
+	uint32_t n = own.notes_written < ST_LIVE_NOTES ? own.notes_written : ST_LIVE_NOTES;
+	for (uint32_t i = own.notes_written - n; i < own.notes_written; i++) {
+		uint32_t at = __atomic_fetch_add(&l->notes_written, 1, __ATOMIC_ACQ_REL);
+		memcpy(l->notes[at % ST_LIVE_NOTES], own.notes[i % ST_LIVE_NOTES], ST_LIVE_NOTE_LEN);
 	}
 	l->pid = socktune_pid;
 	l->start_ticks = ticks;
@@ -186,38 +191,66 @@ static void live_publish(struct st_live *l, uint64_t ticks)
 	memcpy(l->magic, ST_LIVE_MAGIC, sizeof(l->magic));
 	__atomic_store_n(&socktune_counters, &l->stats, __ATOMIC_RELEASE);
 	__atomic_store_n(&live, l, __ATOMIC_RELEASE);
+	unsigned long *to = (unsigned long *)&l->stats, *from = (unsigned long *)&own.stats;
+	for (size_t i = 0; i < sizeof(l->stats) / sizeof(unsigned long); i++)
+		__atomic_add_fetch(&to[i], __atomic_load_n(&from[i], __ATOMIC_RELAXED),
+				   __ATOMIC_RELAXED);
 }
 
-void live_start(void)
+/* The file is made at the process's first connected socket, or at start
+ * when there is a message to show: a process that never touches a socket
+ * (most of a shell's children, say) costs no file and no system call. */
+int socktune_live_armed;
+
+static void live_make(int create)
 {
 	const char *why = NULL;
 	int err = 0;
-	if (!socktune_cfg.live || socktune_cfg.mode == ST_MODE_OFF || live != &own)
-		return;
-	struct st_live *l = live_map(&why, &err);
-	if (!l) {
+	struct st_live *l = live_map(create, &why, &err);
+	if (l) {
+		live_publish(l, own_start_ticks());
+	} else if (create) {
 		log_warn("live figures: %s/socktune-%lu/%ld: %s%s%s: this process runs without "
 			 "them, and socktune stats will not list it",
 			 socktune_cfg.live_dir, (unsigned long)geteuid(), (long)socktune_pid, why,
 			 err ? ": " : "", err ? strerror(err) : "");
-		return;
 	}
-	live_publish(l, own_start_ticks());
+}
+
+void live_touch_now(void)
+{
+	if (__atomic_exchange_n(&socktune_live_armed, 0, __ATOMIC_ACQ_REL))
+		live_make(1);
+}
+
+void live_start(void)
+{
+	if (!socktune_cfg.live || socktune_cfg.mode == ST_MODE_OFF || live != &own)
+		return;
+	/* After exec, the file an earlier image of this process made. */
+	live_make(0);
+	if (live != &own)
+		return;
+	if (own.notes_written)
+		live_make(1);
+	else
+		__atomic_store_n(&socktune_live_armed, 1, __ATOMIC_RELEASE);
 }
 
 void live_fork_child(void)
 {
 	struct st_live *parent = live;
 	if (parent != &own) {
-		/* The parent's header (its settings) with none of its counts. */
-		memcpy(&own, parent, offsetof(struct st_live, notes));
+		/* The parent's file stays the parent's. */
 		__atomic_store_n(&socktune_counters, &own.stats, __ATOMIC_RELEASE);
 		__atomic_store_n(&live, &own, __ATOMIC_RELEASE);
 		munmap(parent, sizeof(*parent));
 	}
 	memset(&own.stats, 0, sizeof(own.stats));
 	own.notes_written = 0;
-	live_start();
+	/* A new pid: no earlier image to look for. */
+	__atomic_store_n(&socktune_live_armed, socktune_cfg.live && socktune_cfg.mode != ST_MODE_OFF,
+			 __ATOMIC_RELEASE);
 }
 
 void live_end(void)
@@ -231,6 +264,12 @@ void live_end(void)
 	unlink(path);
 }
 #else
+int socktune_live_armed;
+
+void live_touch_now(void)
+{
+}
+
 void live_start(void)
 {
 }

@@ -56,13 +56,25 @@ static inline uint64_t live_start_ticks(const char *stat_line)
 
 /* Library side (live.c). */
 
-/* Maps this process's file, or with cfg.live off or when it cannot, keeps
- * counting in the process's own memory (and says why, once). */
+/* Maps the file an earlier image of this process (before exec) made, or
+ * makes one now when there is a message to show, or arms live_touch; with
+ * cfg.live off keeps counting in the process's own memory.  When a file
+ * cannot be made, says why, once. */
 void live_start(void);
 
-/* In a fork's child: counts in its own memory from zero, then maps a
- * file of its own.  The parent's file stays the parent's. */
+/* In a fork's child: counts in its own memory from zero, and gets a file
+ * of its own as a process does.  The parent's file stays the parent's. */
 void live_fork_child(void);
+
+/* The file, made at the first connected socket: live_touch() in
+ * connect.c.  One load and a branch not taken once it is made. */
+extern int socktune_live_armed __attribute__((visibility("hidden")));
+void live_touch_now(void);
+static inline void live_touch(void)
+{
+	if (__builtin_expect(__atomic_load_n(&socktune_live_armed, __ATOMIC_RELAXED), 0))
+		live_touch_now();
+}
 
 /* At exit: the file goes.  (exec keeps it: the next image counts on.) */
 void live_end(void);
