@@ -44,8 +44,9 @@ void cli_profile_usage(void)
 	char list[512];
 	const char *dir = profile_dir(0, getenv);
 	profile_list(dir, list, sizeof(list));
-	printf("  -p, --profile NAME  read the preset NAME first, beneath the files and the\n"
-	       "                      other options (SOCKTUNE_PROFILE); in %s:\n"
+	printf("  -p, --profile NAME  read the preset NAME beneath the files and the other\n"
+	       "                      options (SOCKTUNE_PROFILE); the profiles in\n"
+	       "                      %s:\n"
 	       "                      %s\n",
 	       dir, list);
 }
