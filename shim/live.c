@@ -41,6 +41,7 @@ void live_note(const char *text)
 	snprintf(l->notes[i % ST_LIVE_NOTES], ST_LIVE_NOTE_LEN, "%s", text);
 }
 
+#ifdef __linux__
 /* key=value for every key of one kind that base sets. */
 static size_t settings_keys(char *buf, size_t len, size_t o, unsigned kind, const void *base)
 {
@@ -80,7 +81,6 @@ static void settings_write(char *buf, size_t len)
 		memcpy(buf + len - 4, "...", 4);
 }
 
-#ifdef __linux__
 /* The library's own read and close are hooks: the calls here are raw. */
 static void raw_close(int fd)
 {
@@ -99,6 +99,13 @@ static uint64_t own_start_ticks(void)
 		return 0;
 	buf[n] = '\0';
 	return live_start_ticks(buf);
+}
+
+/* The pid namespace the pid is in: a reader in another cannot check it. */
+static uint64_t own_pid_ns(void)
+{
+	struct stat st;
+	return stat("/proc/self/ns/pid", &st) == 0 ? (uint64_t)st.st_ino : 0;
 }
 
 /* The directory, made if need be, opened, and refused unless it is a
@@ -145,9 +152,12 @@ static struct st_live *live_map(int create, const char **why, int *err)
 		return *err = errno, *why = "cannot open its file", NULL;
 	struct st_live *l = MAP_FAILED;
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == uid && st.st_nlink == 1) {
-		/* A size of another layout: start it again. */
-		if (st.st_size != (off_t)sizeof(struct st_live) &&
-		    (ftruncate(fd, 0) < 0 || ftruncate(fd, sizeof(struct st_live)) < 0))
+		/* A size of another layout: start it again.  The pages are
+		 * allocated now, so that a full tmpfs is an error here and not
+		 * a SIGBUS at the first count. */
+		if ((st.st_size != (off_t)sizeof(struct st_live) &&
+		     (ftruncate(fd, 0) < 0 || ftruncate(fd, sizeof(struct st_live)) < 0)) ||
+		    (errno = posix_fallocate(fd, 0, sizeof(struct st_live))) != 0)
 			*err = errno, *why = "cannot size its file";
 		else if ((l = mmap(NULL, sizeof(struct st_live), PROT_READ | PROT_WRITE, MAP_SHARED,
 				   fd, 0)) == MAP_FAILED)
@@ -183,6 +193,7 @@ static void live_publish(struct st_live *l, uint64_t ticks)
 	}
 	l->pid = socktune_pid;
 	l->start_ticks = ticks;
+	l->pid_ns = own_pid_ns();
 	l->version = ST_LIVE_VERSION;
 	l->size = sizeof(*l);
 	snprintf(l->prog, sizeof(l->prog), "%s", socktune_prog);

@@ -24,6 +24,7 @@ struct st_live {
 	 * (/proc/PID/stat, field 22): with the pid it names one process, the
 	 * same across exec and another after the pid is reused. */
 	uint64_t start_ticks;
+	uint64_t pid_ns; /* the inode of /proc/PID/ns/pid: where the pid means it */
 	int64_t started; /* the time the file was made, seconds since the epoch */
 	uint32_t images; /* the program images (exec) that have counted in it */
 	uint32_t notes_written; /* the last ST_LIVE_NOTES are kept, oldest first */

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,6 +48,7 @@ struct proc {
 	struct st_stats then; /* at the previous sample, for the rates */
 	double then_at;       /* its time; 0: none yet */
 	int seen;             /* in this sample */
+	int other_ns;         /* in another pid namespace: not known to be running */
 };
 
 static struct proc *procs;
@@ -74,8 +76,19 @@ static uint64_t proc_start_ticks(long pid)
 	return live_start_ticks(buf);
 }
 
-/* Reads dir/name into l.  Returns 1 for a live process's figures, 0 for a
- * file to skip, and removes the file of a process that is gone. */
+static uint64_t own_pid_ns(void)
+{
+	static uint64_t ns;
+	struct stat st;
+	if (!ns && stat("/proc/self/ns/pid", &st) == 0)
+		ns = (uint64_t)st.st_ino;
+	return ns;
+}
+
+/* Reads dir/name into l.  Returns 1 for a live process's figures, 2 for
+ * those of a process in another pid namespace (whose pid means nothing
+ * here, so it is neither checked nor removed), 0 for a file to skip; and
+ * removes the file of a process that is gone. */
 static int read_one(int dfd, const char *name, struct st_live *l)
 {
 	char *end;
@@ -90,14 +103,16 @@ static int read_one(int dfd, const char *name, struct st_live *l)
 	if (n != (ssize_t)sizeof(*l) || memcmp(l->magic, ST_LIVE_MAGIC, sizeof(l->magic)) ||
 	    l->version != ST_LIVE_VERSION || l->size != sizeof(*l))
 		return 0; /* being made, or another version's */
+	l->prog[sizeof(l->prog) - 1] = l->settings[sizeof(l->settings) - 1] = '\0';
+	l->version_text[sizeof(l->version_text) - 1] = '\0';
+	if (l->pid_ns && own_pid_ns() && l->pid_ns != own_pid_ns())
+		return 2;
 	uint64_t ticks = proc_start_ticks(pid);
 	if (l->pid != pid || !ticks || ticks != l->start_ticks) {
 		/* Gone (or its pid reused): killed, or _exit'ed past the hook. */
 		unlinkat(dfd, name, 0);
 		return 0;
 	}
-	l->prog[sizeof(l->prog) - 1] = l->settings[sizeof(l->settings) - 1] = '\0';
-	l->version_text[sizeof(l->version_text) - 1] = '\0';
 	return 1;
 }
 
@@ -147,13 +162,15 @@ static void sample(const char *dir, char **pids, int npids)
 		}
 		for (struct dirent *e; (e = readdir(sub));) {
 			static struct st_live l;
-			if (!read_one(dirfd(sub), e->d_name, &l) || !wanted((long)l.pid, pids, npids))
+			int got = read_one(dirfd(sub), e->d_name, &l);
+			if (!got || !wanted((long)l.pid, pids, npids))
 				continue;
 			struct proc *p = proc_slot((long)l.pid, l.start_ticks);
 			if (!p)
 				continue;
 			p->live = l;
 			p->seen = 1;
+			p->other_ns = got == 2;
 		}
 		closedir(sub);
 	}
@@ -226,8 +243,10 @@ static void print_json(const struct proc *p, double at)
 	json_string(l->prog);
 	printf(",\"socktune\":");
 	json_string(l->version_text);
-	printf(",\"started\":%lld,\"uptime_s\":%lld,\"images\":%u,\"settings\":",
-	       (long long)l->started, (long long)(time(NULL) - l->started), l->images);
+	printf(",\"started\":%lld,\"uptime_s\":%lld,\"images\":%u,\"other_pid_namespace\":%s,"
+	       "\"settings\":",
+	       (long long)l->started, (long long)(time(NULL) - l->started), l->images,
+	       p->other_ns ? "true" : "false");
 	json_string(l->settings);
 	printf(",\"notes\":[");
 	uint32_t n = l->notes_written, first = n > ST_LIVE_NOTES ? n - ST_LIVE_NOTES : 0;
@@ -262,9 +281,10 @@ static void print_counters(const struct st_stats *s, const struct st_stats *base
 {
 	unsigned long saved = s->tls_held > s->tls_records ? s->tls_held - s->tls_records : 0;
 	printf("  sockets tuned %lu of %lu, %lu clamped by the kernel; TLS %lu records for %lu "
-	       "held writes (%lu saved); %lu merges; %lu cork pushes; %lu late\n",
-	       s->tuned, s->seen, s->clamps, s->tls_records, s->tls_held, saved, s->merge_calls,
-	       s->cork_pushes, s->tls_late + s->cork_late);
+	       "held writes (%lu saved), %lu bytes sent late; %lu merges; %lu cork pushes, %lu "
+	       "late\n",
+	       s->tuned, s->seen, s->clamps, s->tls_records, s->tls_held, saved, s->tls_late,
+	       s->merge_calls, s->cork_pushes, s->cork_late);
 	const char *group = NULL;
 	for (const struct st_stat_field *f = stats_fields(); f->key; f++) {
 		if (!group || strcmp(group, f->group)) {
@@ -283,8 +303,9 @@ static void print_text(const struct proc *p, double at)
 	double secs;
 	const struct st_stats *base = rate_base(p, &secs, at);
 	duration(up, sizeof(up), (long)(time(NULL) - l->started));
-	printf("%lld %s: up %s, socktune %s%s; rates per second %s\n", (long long)l->pid, l->prog,
+	printf("%lld %s: up %s, socktune %s%s%s; rates per second %s\n", (long long)l->pid, l->prog,
 	       up, l->version_text, l->images > 1 ? ", counting across exec" : "",
+	       p->other_ns ? ", in another pid namespace (not known to be running)" : "",
 	       p->then_at > 0 ? "over the last sample" : "since the start");
 	printf("  settings:\n");
 	for (const char *line = l->settings; *line;) {
@@ -316,6 +337,12 @@ static void print_all(int json, double at, double prev_at)
 		if (p->live.started < sum.live.started)
 			sum.live.started = p->live.started;
 	}
+	/* The longest hold is a maximum, not a count. */
+	unsigned long longest = 0;
+	for (size_t i = 0; i < nprocs; i++)
+		if (procs[i].live.stats.tls_longest_us > longest)
+			longest = procs[i].live.stats.tls_longest_us;
+	sum.live.stats.tls_longest_us = sum.then.tls_longest_us = longest;
 	sum.then_at = prev_at;
 	double secs;
 	const struct st_stats *base = rate_base(&sum, &secs, at);
@@ -439,8 +466,9 @@ int cli_stats(int argc, char **argv)
 			found |= procs[k].live.pid == atol(pids[i]);
 		if (!found) {
 			fprintf(stderr,
-				"socktune stats: %s: no live figures (not running, not preloaded, live "
-				"off, or not the caller's to see)\n",
+				"socktune stats: %s: no live figures (not running, not preloaded, no "
+				"socket connected or accepted yet, live off, or not the caller's to "
+				"see)\n",
 				pids[i]);
 			missing = 1;
 		}

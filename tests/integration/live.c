@@ -31,6 +31,20 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
+/* Waits until livesrv has said "ready" N times: once per program image. */
+static void server_ready(struct server *s, int n)
+{
+	for (int i = 0; i < 500; i++) {
+		char *out = it_read_file(s->out);
+		int ready = it_count(out, "ready");
+		free(out);
+		if (ready >= n)
+			return;
+		sleep_ms(10);
+	}
+	cr_assert_fail("livesrv did not start:\n%s", it_read_file(s->err));
+}
+
 /* Starts livesrv preloaded, with its own live directory and ENV1, ENV2
  * (either may be NULL), and waits until it listens. */
 static void server_start(struct server *s, const char *env1, const char *env2)
@@ -51,15 +65,7 @@ static void server_start(struct server *s, const char *env1, const char *env2)
 	cr_assert_eq(mkdir(s->dir, 0700), 0);
 	s->pid = it_spawn(IT_LIST(it_target("livesrv"), s->sock), env, s->out, s->err);
 	cr_assert_gt(s->pid, 0);
-	for (int i = 0; i < 500; i++) {
-		char *out = it_read_file(s->out);
-		int ready = strstr(out, "ready") != NULL;
-		free(out);
-		if (ready)
-			return;
-		sleep_ms(10);
-	}
-	cr_assert_fail("livesrv did not start:\n%s", it_read_file(s->err));
+	server_ready(s, 1);
 }
 
 /* Sends CMD as a client (the runner: not preloaded) and returns the reply. */
@@ -68,7 +74,6 @@ static char *ask(struct server *s, const char *cmd)
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", s->sock);
 	int fd = -1;
-	/* After exec the new image listens again a moment later. */
 	for (int i = 0; i < 500; i++) {
 		fd = socket(AF_UNIX, SOCK_STREAM, 0);
 		cr_assert_geq(fd, 0);
@@ -188,6 +193,8 @@ Test(live, counts_go_on_across_exec)
 	long before = it_stat(stats_flat(&s), "counters.sockets.seen");
 	cr_assert_geq(before, 6);
 	free(ask(&s, "exec"));
+	/* Not before the new image listens: the old listener goes at exec. */
+	server_ready(&s, 2);
 	free(ask(&s, "pair 1"));
 	char *flat = stats_flat(&s);
 	cr_assert_eq(it_stat(flat, "processes"), 1, "%s", flat);
@@ -270,4 +277,33 @@ Test(live, messages_go_to_the_figures_not_to_stderr)
 	server_stop(&s);
 	char *err = it_read_file(s.err);
 	cr_assert_str_empty(err, "the library printed on the host's stderr:\n%s", err);
+}
+
+/* A full tmpfs: the file is made (sparse), but its pages cannot be.
+ * Without them allocated up front, the first count is a SIGBUS in the
+ * host; with them, one warning and the program runs without the figures.
+ * Needs root for a tmpfs of its own in a private mount namespace. */
+Test(live, a_full_tmpfs_is_a_warning_not_a_crash)
+{
+	if (geteuid() != 0 || !it_have("unshare"))
+		cr_skip_test("needs root and unshare(1) to mount a small tmpfs privately");
+	char *dir = it_path("tiny");
+	cr_assert_eq(mkdir(dir, 0700), 0);
+	char *live;
+	cr_assert_geq(asprintf(&live, "SOCKTUNE_LIVE_DIR=%s", dir), 0);
+	static const char script[] =
+		"mount -t tmpfs -o size=4k,mode=0755 tmpfs \"$1\" || exit 99\n"
+		"mkdir -m 0700 \"$1/socktune-$(id -u)\" || exit 99\n"
+		"head -c 65536 /dev/zero > \"$1/fill\" 2>/dev/null\n"
+		"shift; exec env \"$@\"\n";
+	const char *argv[] = {"unshare", "-m", "sh", "-c", script, "sh", dir, it_preload_env(), live,
+			      "SOCKTUNE_LOG=warn", it_target("probe"), "--family", "unix", NULL};
+	struct it_run r;
+	it_run(&r, argv, NULL, IT_INHERIT_ENV);
+	if (r.status == 99)
+		cr_skip_test("cannot mount a tmpfs here: %s", r.err);
+	cr_assert_eq(r.status, 0, "the host did not survive a full tmpfs (status %d):\n%s", r.status,
+		     r.err);
+	cr_assert_not_null(strstr(r.err, "cannot size its file"), "no warning:\n%s", r.err);
+	it_run_free(&r);
 }

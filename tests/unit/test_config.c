@@ -504,7 +504,8 @@ Test(config, a_bad_value_gets_the_same_words_from_a_file_and_from_a_variable)
 	} keys[] = {
 		{"sndbuf", 1},  {"rcvbuf", 1},	 {"nodelay", 1}, {"force", 1},
 		{"merge", 1},	{"tls_merge", 1}, {"cork", 1},	  {"mode", 0},
-		{"log", 0},	{"tls_split", 0}, {"hold_max", 0},
+		{"log", 0},	{"tls_split", 0}, {"hold_max", 0}, {"live", 0},
+		{"live_dir", 0},
 	};
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		char text[128], from_file[512], from_set[512];
@@ -730,6 +731,8 @@ Test(config, every_key_fills_its_own_field)
 		{"tls_split", offsetof(struct st_config, tls_split)},
 		{"hold_max", offsetof(struct st_config, hold_max)},
 		{"profile", offsetof(struct st_config, profile)},
+		{"live", offsetof(struct st_config, live)},
+		{"live_dir", offsetof(struct st_config, live_dir)},
 		{"name", offsetof(struct st_rule, name)},
 		{"family", offsetof(struct st_rule, families)},
 		{"type", offsetof(struct st_rule, types)},
@@ -831,7 +834,8 @@ Test(config, unknown_key_messages_list_the_tables_keys)
 			 lists[i].then);
 		cr_assert(strstr(msgs, want), "want %s in\n%s", want, msgs);
 	}
-	cr_assert(strstr(msgs, "accepted: mode, log, stats, tls_split, hold_max, profile, defaults = { ... }, "
+	cr_assert(strstr(msgs, "accepted: mode, log, stats, tls_split, hold_max, profile, live, live_dir, "
+			       "defaults = { ... }, "
 			       "rules = ( ... )\n"),
 		  "%s", msgs);
 	cr_assert(strstr(msgs, "accepted: name, family, type, role, program, local_port, peer_port, "
