@@ -181,16 +181,22 @@ int cli_check(int argc, char **argv)
 	int c;
 	optind = 1;
 	/* "+": the options end at PROGRAM, whose own options are its. */
-	while ((c = getopt(argc, argv, "+c:h")) != -1) {
+	while ((c = getopt(argc, argv, "+c:p:h")) != -1) {
 		switch (c) {
 		case 'c':
 			setenv("SOCKTUNE_CONFIG", optarg, 1);
 			break;
+		case 'p':
+			/* As socktune -p: the profile a run would get. */
+			if (cli_profile_valid(optarg, "-p") < 0)
+				return 2;
+			setenv("SOCKTUNE_PROFILE", optarg, 1);
+			break;
 		case 'h':
-			printf("usage: socktune check [-c FILE] [PROGRAM [ARG]...]\n");
+			printf("usage: socktune check [-c FILE] [-p PROFILE] [PROGRAM [ARG]...]\n");
 			return 0;
 		default:
-			fputs("usage: socktune check [-c FILE] [PROGRAM [ARG]...]\n", stderr);
+			fputs("usage: socktune check [-c FILE] [-p PROFILE] [PROGRAM [ARG]...]\n", stderr);
 			return 2;
 		}
 	}

@@ -36,7 +36,7 @@
 
 static const char usage_head[] =
 	"usage: socktune [OPTION]... [--] COMMAND [ARG]...\n"
-	"       socktune check [-c FILE] [PROGRAM [ARG]...]\n"
+	"       socktune check [-c FILE] [-p PROFILE] [PROGRAM [ARG]...]\n"
 	"       socktune ab [-n RUNS] [-o KEY=VALUE]... [OPTION]... [--] COMMAND [ARG]...\n"
 	"       socktune sweep -o KEY=V1,V2,... [OPTION]... [--] COMMAND [ARG]...\n"
 	"       socktune stats [--json] [--all] [--watch] [PID]...\n"
@@ -64,7 +64,7 @@ static const char usage_tail[] =
 	"  -h, --help          show this help\n"
 	"  -V, --version       show the version\n"
 	"\n"
-	"  check [-c FILE] [PROGRAM [ARG]...]\n"
+	"  check [-c FILE] [-p PROFILE] [PROGRAM [ARG]...]\n"
 	"                      validate the configuration, print the rules, the\n"
 	"                      platform table and the kernel limits; exit 1 on errors;\n"
 	"                      with PROGRAM, also whether socktune reaches it (exit 3\n"

@@ -245,3 +245,19 @@ Test(profile, help_lists_p_and_the_profiles)
 	cr_assert(strstr(r.out, "bulk-unix, latency, tls-small-writes\n"), "%s", r.out);
 	it_run_free(&r);
 }
+
+/* check -p shows what socktune -p would run with, and refuses what it refuses. */
+Test(profile, check_takes_p_as_a_run_does)
+{
+	struct it_run r;
+	socktune(&r, IT_LIST(test_profiles()), IT_LIST("check", "-p", "small"));
+	it_assert_ran(&r);
+	cr_assert(strstr(r.out, "\nprofile: small (from SOCKTUNE_PROFILE)\n"), "%s", r.out);
+	it_run_free(&r);
+	socktune(&r, IT_LIST(test_profiles()), IT_LIST("check", "-p", "nosuch"));
+	cr_assert_eq(r.status, 2, "%s", r.err);
+	cr_assert_eq(it_count_lines(r.err, "socktune"), 1, "%s", r.err);
+	cr_assert(strstr(r.err, "the profiles there: mixed, other, small\n"), "%s", r.err);
+	cr_assert_str_empty(r.out, "check ran on:\n%s", r.out);
+	it_run_free(&r);
+}
