@@ -261,7 +261,9 @@ static const char *machine_name(unsigned m)
 	case EM_PPC: return "ppc";
 	case EM_S390: return "s390";
 	case EM_MIPS: return "mips";
+#ifdef EM_LOONGARCH /* not in every C library's elf.h (musl 1.2.3's) */
 	case EM_LOONGARCH: return "loongarch";
+#endif
 	default: return "another machine";
 	}
 }
