@@ -16,9 +16,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#ifndef SOCKTUNE_SYSCONFDIR
-#define SOCKTUNE_SYSCONFDIR "/etc"
-#endif
 
 /* The keys of one kind that base sets, as " key=value", in the table's
  * order; skip names a key the caller shows itself.  Returns how many. */

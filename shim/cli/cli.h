@@ -4,6 +4,23 @@
 
 #include "config.h"
 
+/* Where the Makefile installs things (compiled in with -D), for a build by
+ * other means. */
+#ifndef SOCKTUNE_SYSCONFDIR
+#define SOCKTUNE_SYSCONFDIR "/etc"
+#endif
+#ifndef SOCKTUNE_LIBDIR
+#define SOCKTUNE_LIBDIR "/usr/local/lib"
+#endif
+#ifndef SOCKTUNE_LIBNAME
+#define SOCKTUNE_LIBNAME "libsocktune.so.1"
+#endif
+/* How LD_PRELOAD names the installed library: the Makefile's PRELOAD, which
+ * says $LIB where the library is on the multiarch path. */
+#ifndef SOCKTUNE_PRELOAD
+#define SOCKTUNE_PRELOAD SOCKTUNE_LIBDIR "/" SOCKTUNE_LIBNAME
+#endif
+
 /* Prints a configuration problem the way the library would. */
 void cli_diag(void *ctx, const char *source, int line, const char *key, const char *msg);
 

@@ -9,6 +9,8 @@
  * run, and the command prints it before the exec. */
 #include "reach.h"
 
+#include "cli.h"
+
 #include <elf.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -23,16 +25,6 @@
 #include <sys/statvfs.h>
 #include <sys/xattr.h>
 #include <unistd.h>
-
-#ifndef SOCKTUNE_LIBDIR
-#define SOCKTUNE_LIBDIR "/usr/local/lib"
-#endif
-#ifndef SOCKTUNE_LIBNAME
-#define SOCKTUNE_LIBNAME "libsocktune.so.1"
-#endif
-#ifndef SOCKTUNE_PRELOAD
-#define SOCKTUNE_PRELOAD SOCKTUNE_LIBDIR "/" SOCKTUNE_LIBNAME
-#endif
 
 /* NT_GO_BUILDID: the note Go's linker writes, owner "Go". */
 #define GO_NOTE_TYPE 4

@@ -13,12 +13,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#ifndef SOCKTUNE_LIBDIR
-#define SOCKTUNE_LIBDIR "/usr/local/lib"
-#endif
-#ifndef SOCKTUNE_LIBNAME
-#define SOCKTUNE_LIBNAME "libsocktune.so.1"
-#endif
 #define LIBNAME SOCKTUNE_LIBNAME
 /* The loader's variable: macOS's dyld has its own (and strips it from the
  * programs System Integrity Protection guards, those in /usr/bin among
@@ -27,11 +21,6 @@
 #define PRELOAD_VAR "DYLD_INSERT_LIBRARIES"
 #else
 #define PRELOAD_VAR "LD_PRELOAD"
-#endif
-/* How PRELOAD_VAR names the installed library: the Makefile's PRELOAD, which
- * says $LIB where the library is on the multiarch path. */
-#ifndef SOCKTUNE_PRELOAD
-#define SOCKTUNE_PRELOAD SOCKTUNE_LIBDIR "/" LIBNAME
 #endif
 
 static const char usage_head[] =

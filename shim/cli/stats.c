@@ -18,10 +18,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef SOCKTUNE_SYSCONFDIR
-#define SOCKTUNE_SYSCONFDIR "/etc"
-#endif
-
 static const char usage[] =
 	"usage: socktune stats [--json] [--all] [--watch [--count N]] [--dir DIR] [PID]...\n"
 	"\n"

@@ -14,14 +14,7 @@
 
 static long wmem_max(void)
 {
-	FILE *f = fopen("/proc/sys/net/core/wmem_max", "r");
-	long v = -1;
-	if (f) {
-		if (fscanf(f, "%ld", &v) != 1)
-			v = -1;
-		fclose(f);
-	}
-	return v;
+	return it_read_long("/proc/sys/net/core/wmem_max");
 }
 
 /* Runs `socktune check` asking BYTES for every socket; skips the test when the cap

@@ -32,13 +32,7 @@ Test(log, debug_lines_carry_prog_and_pid_prefix)
 
 Test(log, default_level_prints_nothing_for_a_clean_run)
 {
-	FILE *f = fopen("/proc/sys/net/core/wmem_max", "r");
-	long wmem_max = 0;
-	if (f) {
-		if (fscanf(f, "%ld", &wmem_max) != 1)
-			wmem_max = 0;
-		fclose(f);
-	}
+	long wmem_max = it_read_long("/proc/sys/net/core/wmem_max");
 	if (wmem_max < 2 * MiB)
 		cr_skip_test("net.core.wmem_max < 2M: the default 2M is clamped, and warned");
 	struct it_run r;
@@ -115,13 +109,7 @@ Test(log, the_socktune_command_prints_warnings)
  * makes the same clamp on any machine. */
 Test(log, stock_cap_prints_nothing_and_check_reports_it)
 {
-	FILE *f = fopen("/proc/sys/net/core/wmem_max", "r");
-	long wmem_max = 0;
-	if (f) {
-		if (fscanf(f, "%ld", &wmem_max) != 1)
-			wmem_max = 0;
-		fclose(f);
-	}
+	long wmem_max = it_read_long("/proc/sys/net/core/wmem_max");
 	if (wmem_max <= 0 || wmem_max >= 2 * MiB)
 		cr_skip_test("net.core.wmem_max is %ld here, not a cap under 2M, and it cannot be set "
 			     "in a private network namespace (it is one value for the machine)",

@@ -406,7 +406,7 @@ int it_count_lines(const char *text, const char *needle)
 	return n;
 }
 
-static long read_sysctl(const char *path)
+long it_read_long(const char *path)
 {
 	FILE *f = fopen(path, "r");
 	long v = -1;
@@ -420,13 +420,13 @@ static long read_sysctl(const char *path)
 
 long it_expected_sndbuf(long bytes)
 {
-	long max = read_sysctl("/proc/sys/net/core/wmem_max");
+	long max = it_read_long("/proc/sys/net/core/wmem_max");
 	return (max >= 0 && max < bytes ? max : bytes) * 2;
 }
 
 long it_expected_rcvbuf(long bytes)
 {
-	long max = read_sysctl("/proc/sys/net/core/rmem_max");
+	long max = it_read_long("/proc/sys/net/core/rmem_max");
 	return (max >= 0 && max < bytes ? max : bytes) * 2;
 }
 

@@ -101,6 +101,8 @@ int it_count(const char *text, const char *needle);
 /* Number of lines of TEXT that contain NEEDLE. */
 int it_count_lines(const char *text, const char *needle);
 
+/* The number at the start of the file PATH (a sysctl: /proc/sys/...), or -1. */
+long it_read_long(const char *path);
 /* What getsockopt(SO_SNDBUF) reads after asking for BYTES: min(BYTES, wmem_max) * 2. */
 long it_expected_sndbuf(long bytes);
 long it_expected_rcvbuf(long bytes);
