@@ -18,6 +18,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -127,6 +130,43 @@ static int live_dir_open(uid_t uid, int create, const char **why, int *err)
 	return dfd;
 }
 
+/* Removes the files of this user's processes that are gone: killed, or
+ * crashed, they had no exit to remove their own.  Without this a service
+ * that crashes and restarts would fill the tmpfs, one file a restart,
+ * until someone ran socktune stats.  Bounded: one getdents of the
+ * directory (a few dozen entries, newest first on tmpfs), and for each, a
+ * kill(pid, 0); only a pid that is gone costs more.  A file whose pid
+ * namespace is not this one is left: its pid means nothing here. */
+static void live_prune(int dfd)
+{
+	char buf[2048];
+	uint64_t ns = own_pid_ns();
+	long n = syscall(SYS_getdents64, dfd, buf, sizeof(buf));
+	for (long o = 0; o < n;) {
+		/* struct linux_dirent64: ino, off, reclen, type, name */
+		unsigned short reclen;
+		memcpy(&reclen, buf + o + 16, sizeof(reclen));
+		const char *name = buf + o + 19;
+		o += reclen;
+		char *end;
+		long pid = strtol(name, &end, 10);
+		if (*end || pid <= 0 || pid == (long)socktune_pid || !ns)
+			continue;
+		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		struct st_live head;
+		int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		ssize_t got = pread(fd, &head, offsetof(struct st_live, started), 0);
+		raw_close(fd);
+		if (got == (ssize_t)offsetof(struct st_live, started) &&
+		    !memcmp(head.magic, ST_LIVE_MAGIC, sizeof(head.magic)) && head.pid == pid &&
+		    head.pid_ns == ns)
+			unlinkat(dfd, name, 0);
+	}
+}
+
 /* Maps the file for this pid, made if create says so.  Where the same
  * process (pid and start time) left one, it is an earlier image of this
  * process before exec: its counters go on. */
@@ -147,6 +187,8 @@ static struct st_live *live_map(int create, const char **why, int *err)
 		return NULL;
 	snprintf(name, sizeof(name), "%ld", (long)socktune_pid);
 	int fd = openat(dfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC | (create ? O_CREAT : 0), 0600);
+	if (create && fd >= 0)
+		live_prune(dfd);
 	raw_close(dfd);
 	if (fd < 0)
 		return *err = errno, *why = "cannot open its file", NULL;

@@ -307,3 +307,27 @@ Test(live, a_full_tmpfs_is_a_warning_not_a_crash)
 	cr_assert_not_null(strstr(r.err, "cannot size its file"), "no warning:\n%s", r.err);
 	it_run_free(&r);
 }
+
+/* A killed process leaves its file; the next process of the user to make
+ * one removes it, so a service that crashes and restarts cannot fill the
+ * tmpfs while nobody runs socktune stats. */
+Test(live, the_next_process_removes_the_file_a_killed_one_left)
+{
+	struct server s;
+	server_start(&s, NULL, NULL);
+	free(ask(&s, "pair 1"));
+	kill(s.pid, SIGKILL);
+	waitpid(s.pid, NULL, 0);
+	char *file;
+	cr_assert_geq(asprintf(&file, "%s/socktune-%lu/%ld", s.dir, (unsigned long)geteuid(),
+			       (long)s.pid), 0);
+	cr_assert_eq(access(file, F_OK), 0, "SIGKILL left no file: nothing to remove");
+	/* The next: a probe in the same live directory, one connection. */
+	char *live;
+	cr_assert_geq(asprintf(&live, "SOCKTUNE_LIVE_DIR=%s", s.dir), 0);
+	struct it_run r;
+	it_probe(&r, IT_PRELOAD, IT_LIST(live), IT_LIST("--family", "unix"));
+	it_assert_ran(&r);
+	it_run_free(&r);
+	cr_assert_neq(access(file, F_OK), 0, "%s is still there after the next process started", file);
+}
