@@ -104,13 +104,6 @@ static uint64_t own_start_ticks(void)
 	return live_start_ticks(buf);
 }
 
-/* The pid namespace the pid is in: a reader in another cannot check it. */
-static uint64_t own_pid_ns(void)
-{
-	struct stat st;
-	return stat("/proc/self/ns/pid", &st) == 0 ? (uint64_t)st.st_ino : 0;
-}
-
 /* The directory, made if need be, opened, and refused unless it is a
  * directory of this user's that no one else may enter. */
 static int live_dir_open(uid_t uid, int create, const char **why, int *err)
@@ -140,7 +133,7 @@ static int live_dir_open(uid_t uid, int create, const char **why, int *err)
 static void live_prune(int dfd)
 {
 	char buf[2048];
-	uint64_t ns = own_pid_ns();
+	uint64_t ns = live_pid_ns();
 	long n = syscall(SYS_getdents64, dfd, buf, sizeof(buf));
 	for (long o = 0; o < n;) {
 		/* struct linux_dirent64: ino, off, reclen, type, name */
@@ -235,7 +228,7 @@ static void live_publish(struct st_live *l, uint64_t ticks)
 	}
 	l->pid = socktune_pid;
 	l->start_ticks = ticks;
-	l->pid_ns = own_pid_ns();
+	l->pid_ns = live_pid_ns();
 	l->version = ST_LIVE_VERSION;
 	l->size = sizeof(*l);
 	snprintf(l->prog, sizeof(l->prog), "%s", socktune_prog);

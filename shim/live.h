@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define ST_LIVE_MAGIC "STLIVE\n"
 #define ST_LIVE_VERSION 1
@@ -53,6 +54,14 @@ static inline uint64_t live_start_ticks(const char *stat_line)
 	for (p++; *p >= '0' && *p <= '9'; p++)
 		v = v * 10 + (uint64_t)(*p - '0');
 	return v;
+}
+
+/* The pid namespace this process is in (the inode of /proc/self/ns/pid),
+ * or 0: a pid in a file means a process only to a reader in the same one. */
+static inline uint64_t live_pid_ns(void)
+{
+	struct stat st;
+	return stat("/proc/self/ns/pid", &st) == 0 ? (uint64_t)st.st_ino : 0;
 }
 
 /* Library side (live.c). */

@@ -75,9 +75,8 @@ static uint64_t proc_start_ticks(long pid)
 static uint64_t own_pid_ns(void)
 {
 	static uint64_t ns;
-	struct stat st;
-	if (!ns && stat("/proc/self/ns/pid", &st) == 0)
-		ns = (uint64_t)st.st_ino;
+	if (!ns)
+		ns = live_pid_ns();
 	return ns;
 }
 
