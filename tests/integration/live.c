@@ -129,6 +129,28 @@ static char *stats_flat(struct server *s)
 	return flat;
 }
 
+/* The live file of PID in the server's directory (malloc'd). */
+static char *live_file(struct server *s, pid_t pid)
+{
+	char *file;
+	cr_assert_geq(asprintf(&file, "%s/socktune-%lu/%ld", s->dir, (unsigned long)geteuid(),
+			       (long)pid), 0);
+	return file;
+}
+
+/* A server that connected once and was then killed; returns the file it
+ * left, which must be there. */
+static char *server_killed(struct server *s)
+{
+	server_start(s, NULL, NULL);
+	free(ask(s, "pair 1"));
+	kill(s->pid, SIGKILL);
+	waitpid(s->pid, NULL, 0);
+	char *file = live_file(s, s->pid);
+	cr_assert_eq(access(file, F_OK), 0, "SIGKILL left no file: nothing to remove");
+	return file;
+}
+
 static char *pid_text(pid_t pid)
 {
 	char *p;
@@ -163,8 +185,7 @@ Test(live, counters_rise_while_it_serves_and_the_entry_goes_at_exit)
 	it_run_free(&r);
 
 	server_stop(&s);
-	char *file;
-	cr_assert_geq(asprintf(&file, "%s/socktune-%lu/%s", s.dir, (unsigned long)geteuid(), pid), 0);
+	char *file = live_file(&s, s.pid);
 	cr_assert_neq(access(file, F_OK), 0, "%s is still there after the exit", file);
 	cr_assert_eq(stats(&r, &s, pid, NULL, NULL), 1, "an exited pid is still listed:\n%s", r.out);
 	cr_assert_not_null(strstr(r.err, "no live figures"), "%s", r.err);
@@ -246,14 +267,7 @@ Test(live, a_fork_child_counts_in_its_own_entry)
 Test(live, a_killed_process_entry_is_removed)
 {
 	struct server s;
-	server_start(&s, NULL, NULL);
-	free(ask(&s, "pair 1"));
-	kill(s.pid, SIGKILL);
-	waitpid(s.pid, NULL, 0);
-	char *file;
-	cr_assert_geq(asprintf(&file, "%s/socktune-%lu/%ld", s.dir, (unsigned long)geteuid(),
-			       (long)s.pid), 0);
-	cr_assert_eq(access(file, F_OK), 0, "SIGKILL left no file: nothing to remove");
+	char *file = server_killed(&s);
 	struct it_run r;
 	stats(&r, &s, NULL, NULL, NULL);
 	cr_assert_not_null(strstr(r.out, "no running process"), "a killed process listed:\n%s", r.out);
@@ -314,14 +328,7 @@ Test(live, a_full_tmpfs_is_a_warning_not_a_crash)
 Test(live, the_next_process_removes_the_file_a_killed_one_left)
 {
 	struct server s;
-	server_start(&s, NULL, NULL);
-	free(ask(&s, "pair 1"));
-	kill(s.pid, SIGKILL);
-	waitpid(s.pid, NULL, 0);
-	char *file;
-	cr_assert_geq(asprintf(&file, "%s/socktune-%lu/%ld", s.dir, (unsigned long)geteuid(),
-			       (long)s.pid), 0);
-	cr_assert_eq(access(file, F_OK), 0, "SIGKILL left no file: nothing to remove");
+	char *file = server_killed(&s);
 	/* The next: a probe in the same live directory, one connection. */
 	char *live;
 	cr_assert_geq(asprintf(&live, "SOCKTUNE_LIVE_DIR=%s", s.dir), 0);
