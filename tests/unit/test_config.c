@@ -1,6 +1,7 @@
 /* The configuration: sources in order, later wins, and one message per
  * problem naming the source, the line and the key. */
 #include "config.h"
+#include "conffix.h"
 
 #include <criterion/criterion.h>
 #include <stddef.h>
@@ -10,70 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char dir[64];
-static char msgs[8192];
-static char last_msg[1024]; /* the last message alone, without where */
-static int nmsgs;
-
-static void collect(void *ctx, const char *source, int line, const char *key, const char *msg)
-{
-	(void)ctx;
-	size_t n = strlen(msgs);
-	snprintf(msgs + n, sizeof(msgs) - n, "%s:%d: %s: %s\n", source, line, key ? key : "-", msg);
-	snprintf(last_msg, sizeof(last_msg), "%s", msg);
-	nmsgs++;
-}
-
-/* A fake environment, so no test reads the real one. */
-static const char *env_names[8], *env_values[8];
-static int nenv;
-
-static char *fake_getenv(const char *name)
-{
-	for (int i = 0; i < nenv; i++)
-		if (!strcmp(env_names[i], name))
-			return (char *)env_values[i];
-	return NULL;
-}
-
-static void put_env(const char *name, const char *value)
-{
-	env_names[nenv] = name;
-	env_values[nenv++] = value;
-}
-
-static const char *write_file(const char *name, const char *text)
-{
-	static char paths[4][256];
-	static int next;
-	char *path = paths[next++ % 4];
-	snprintf(path, 256, "%s/%s", dir, name);
-	for (char *p = path + strlen(dir) + 1; (p = strchr(p, '/')); p++) {
-		*p = '\0';
-		mkdir(path, 0755);
-		*p = '/';
-	}
-	FILE *f = fopen(path, "w");
-	cr_assert_not_null(f);
-	fputs(text, f);
-	fclose(f);
-	return path;
-}
-
 static void setup(void)
 {
-	strcpy(dir, "/tmp/socktune-unit.XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-	msgs[0] = '\0';
-	nmsgs = 0;
-	nenv = 0;
-}
-
-static void teardown(void)
-{
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	cr_assert_eq(system(cmd), 0);
+	fixture_setup("/tmp/socktune-unit.XXXXXX");
 }
 
 static struct st_config cfg;
@@ -85,7 +25,7 @@ static void load(void)
 	conf_load(&cfg, sys, 0, fake_getenv, collect, NULL, "prog", "/bin/prog");
 }
 
-TestSuite(config, .init = setup, .fini = teardown);
+TestSuite(config, .init = setup, .fini = fixture_teardown);
 
 Test(config, builtin_defaults)
 {
@@ -324,9 +264,8 @@ Test(config, needs_peer_and_local_are_derived)
 	cr_assert_eq(nmsgs, 1, "1M unquoted is a libconfig syntax error: %s", msgs);
 	extra = write_file("extra2.conf", "rules = ( { local_port = 80; sndbuf = \"1M\"; },\n"
 					  "          { peer = \"::1\"; } );\n");
-	env_values[0] = extra;
-	msgs[0] = '\0';
-	nmsgs = 0;
+	fixture_reset();
+	put_env("SOCKTUNE_CONFIG", extra);
 	load();
 	cr_assert_eq(nmsgs, 0, "%s", msgs);
 	cr_assert(cfg.needs_local);
@@ -423,7 +362,7 @@ Test(config, tls_split_is_on_by_default_and_set_by_file_then_environment)
 	load();
 	cr_assert_eq(cfg.tls_split, 1, "the environment wins over the file");
 
-	nenv = 0;
+	env_clear();
 	put_env("SOCKTUNE_TLS_SPLIT", "sometimes");
 	load();
 	cr_assert_eq(cfg.tls_split, 1, "a bad value leaves the default");
@@ -465,7 +404,7 @@ Test(config, hold_max_is_20ms_by_default_and_bounded_by_the_kernels_200ms)
 
 	const char *bad[] = {"0", "201", "-5", "10s", "ms", "", "5 ms"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		nenv = 0;
+		env_clear();
 		put_env("SOCKTUNE_HOLD_MAX", bad[i]);
 		load();
 		cr_assert_eq(cfg.hold_max, 20, "\"%s\" leaves the default", bad[i]);
@@ -476,13 +415,6 @@ Test(config, hold_max_is_20ms_by_default_and_bounded_by_the_kernels_200ms)
 }
 
 /* ---- one table of keys ---------------------------------------------------------------- */
-
-static void reset(void)
-{
-	msgs[0] = last_msg[0] = '\0';
-	nmsgs = 0;
-	nenv = 0;
-}
 
 /* The words after the key: what a bad value gets, wherever it was written. */
 static void bad_value_words(const char *source, const char *key, const char *bad, char *out,
@@ -509,14 +441,14 @@ Test(config, a_bad_value_gets_the_same_words_from_a_file_and_from_a_variable)
 	};
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		char text[128], from_file[512], from_set[512];
-		reset();
+		fixture_reset();
 		snprintf(text, sizeof(text), keys[i].option ? "defaults = { %s = \"bogus\"; };\n"
 							    : "%s = \"bogus\";\n",
 			 keys[i].key);
 		put_env("SOCKTUNE_CONFIG", write_file("same.conf", text));
 		load();
 		bad_value_words("file", keys[i].key, "bogus", from_file, sizeof(from_file));
-		reset();
+		fixture_reset();
 		struct st_config c;
 		conf_defaults(&c);
 		cr_assert_eq(conf_set(&c, keys[i].key, "bogus", "-o", keys[i].key, collect, NULL), -1);
@@ -575,7 +507,7 @@ static void load_one(const struct st_key *k, const char *value, int in_rule)
 		snprintf(text, sizeof(text), "defaults = { %s = \"%s\"; };\n", k->name, value);
 	else
 		snprintf(text, sizeof(text), "rules = ( { %s = \"%s\"; } );\n", k->name, value);
-	reset();
+	fixture_reset();
 	put_env("SOCKTUNE_CONFIG", write_file("one.conf", text));
 	load();
 }
@@ -635,7 +567,7 @@ Test(config, every_key_takes_a_good_value_and_refuses_a_bad_one_in_the_same_word
 
 		struct st_config c;
 		conf_defaults(&c);
-		reset();
+		fixture_reset();
 		cr_assert_eq(conf_env_name(k->name), k->env, "%s", k->name);
 		if (!k->env) {
 			cr_assert_eq(conf_set(&c, k->name, samples[k->type].good, "-o", k->name, collect,

@@ -3,6 +3,7 @@
  * file costs one message listing the profiles there, and nothing else; a
  * setuid program takes neither the variable nor SOCKTUNE_PROFILE_DIR. */
 #include "config.h"
+#include "conffix.h"
 #include "profile.h"
 
 #include <criterion/criterion.h>
@@ -12,78 +13,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char dir[64], profiles[96], sys[96];
-static char msgs[8192];
-static int nmsgs;
-
-static void collect(void *ctx, const char *source, int line, const char *key, const char *msg)
-{
-	(void)ctx;
-	size_t n = strlen(msgs);
-	snprintf(msgs + n, sizeof(msgs) - n, "%s:%d: %s: %s\n", source, line, key ? key : "-", msg);
-	nmsgs++;
-}
-
-static const char *env_names[8], *env_values[8];
-static int nenv;
-
-static char *fake_getenv(const char *name)
-{
-	for (int i = 0; i < nenv; i++)
-		if (!strcmp(env_names[i], name))
-			return (char *)env_values[i];
-	return NULL;
-}
-
-static void put_env(const char *name, const char *value)
-{
-	env_names[nenv] = name;
-	env_values[nenv++] = value;
-}
-
-/* dir/NAME, with its directories made. */
-static const char *write_file(const char *name, const char *text)
-{
-	static char paths[8][256];
-	static int next;
-	char *path = paths[next++ % 8];
-	snprintf(path, 256, "%s/%s", dir, name);
-	for (char *p = path + strlen(dir) + 1; (p = strchr(p, '/')); p++) {
-		*p = '\0';
-		mkdir(path, 0755);
-		*p = '/';
-	}
-	FILE *f = fopen(path, "w");
-	cr_assert_not_null(f);
-	fputs(text, f);
-	fclose(f);
-	return path;
-}
+static char profiles[96], sys[96];
 
 static void setup(void)
 {
-	strcpy(dir, "/tmp/socktune-profile.XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
+	fixture_setup("/tmp/socktune-profile.XXXXXX");
 	snprintf(profiles, sizeof(profiles), "%s/profiles", dir);
 	snprintf(sys, sizeof(sys), "%s/etc", dir);
 	mkdir(profiles, 0755);
 	mkdir(sys, 0755);
-	msgs[0] = '\0';
-	nmsgs = 0;
-	nenv = 0;
 	put_env("SOCKTUNE_PROFILE_DIR", profiles);
 	write_file("profiles/alpha.conf",
 		   "log = \"info\";\nhold_max = 50;\n"
 		   "defaults = { sndbuf = \"1M\"; rcvbuf = \"1M\"; merge = \"1K\"; cork = \"auto\"; };\n"
 		   "rules = ( { name = \"from-alpha\"; family = \"unix\"; sndbuf = \"3M\"; } );\n");
 	write_file("profiles/beta.conf", "defaults = { tls_merge = \"2K\"; };\n");
-}
-
-static void teardown(void)
-{
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	cr_assert_eq(system(cmd), 0);
 }
 
 static struct st_config cfg;
@@ -93,7 +37,7 @@ static void load(int secure)
 	conf_load(&cfg, sys, secure, fake_getenv, collect, NULL, "prog", "/bin/prog");
 }
 
-TestSuite(profile, .init = setup, .fini = teardown);
+TestSuite(profile, .init = setup, .fini = fixture_teardown);
 
 Test(profile, sits_beneath_every_file_and_variable)
 {
@@ -256,7 +200,7 @@ Test(profile, setuid_takes_neither_the_variable_nor_the_directory_variable)
 
 Test(profile, the_directory_variable_must_be_absolute)
 {
-	nenv = 0;
+	env_clear();
 	put_env("SOCKTUNE_PROFILE_DIR", "profiles");
 	cr_assert_str_eq(profile_dir(0, fake_getenv), SOCKTUNE_PROFILEDIR);
 }
