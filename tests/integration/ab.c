@@ -23,19 +23,6 @@
 
 /* ---- running socktune ---------------------------------------------------------- */
 
-static int socktune(struct it_run *r, const char *const env[], const char *const args[])
-{
-	cr_assert_eq(access(it_bin(), X_OK), 0, "the command %s is missing", it_bin());
-	cr_assert_eq(access(it_lib(), R_OK), 0, "the library %s is missing", it_lib());
-	const char *argv[64] = { it_bin() };
-	size_t n = 1;
-	for (size_t i = 0; args[i]; i++) {
-		cr_assert_lt(n, 63, "too many arguments");
-		argv[n++] = args[i];
-	}
-	return it_run(r, argv, env, 0);
-}
-
 #define assert_status(r, want)                                                                  \
 	cr_assert_eq((r)->status, (want), "exit status %d, want %d\n--- stdout:\n%s--- stderr:\n%s", \
 		     (r)->status, (want), (r)->out, (r)->err)
@@ -355,7 +342,7 @@ Test(ab, interleaves_a_and_b_after_the_warm_up_round)
 {
 	char *log = it_path("order.log");
 	struct it_run r;
-	socktune(&r, NULL, IT_LIST("ab", "-n", "3", "-w", "1", "--", "sh", "-c",
+	it_socktune(&r, NULL, IT_LIST("ab", "-n", "3", "-w", "1", "--", "sh", "-c",
 				   "echo \"$SOCKTUNE_ARM $SOCKTUNE_RUN $SOCKTUNE\" >> \"$1\"", "sh", log));
 	assert_status(&r, 0);
 	char *got = it_read_file(log);
@@ -372,7 +359,7 @@ Test(ab, default_is_one_warm_up_round_and_five_runs)
 {
 	char *log = it_path("order.log");
 	struct it_run r;
-	socktune(&r, NULL, IT_LIST("ab", "--", "sh", "-c",
+	it_socktune(&r, NULL, IT_LIST("ab", "--", "sh", "-c",
 				   "echo \"$SOCKTUNE_ARM$SOCKTUNE_RUN\" >> \"$1\"", "sh", log));
 	assert_status(&r, 0);
 	char *got = it_read_file(log);
@@ -389,7 +376,7 @@ Test(ab, options_and_config_reach_both_arms)
 	char *conf = it_write_file("ab.conf", "rules = ( { family = \"inet\"; sndbuf = \"1M\"; } );\n");
 	char *log = it_path("env.log");
 	struct it_run r;
-	socktune(&r, NULL,
+	it_socktune(&r, NULL,
 		 IT_LIST("ab", "-n", "1", "-w", "0", "-c", conf, "-o", "sndbuf=64K", "-o", "cork=auto",
 			 "--", "sh", "-c",
 			 "echo \"$SOCKTUNE_ARM|$SOCKTUNE_SNDBUF|$SOCKTUNE_CORK|$SOCKTUNE_CONFIG\" >> \"$1\"; "
@@ -417,7 +404,7 @@ Test(ab, options_and_config_reach_both_arms)
 Test(ab, table_has_medians_extremes_and_pair_ratios)
 {
 	struct it_run r;
-	socktune(&r, NULL, IT_LIST("ab", "-n", "3", "-w", "1", "--", "sh", "-c",
+	it_socktune(&r, NULL, IT_LIST("ab", "-n", "3", "-w", "1", "--", "sh", "-c",
 				   SEGS_FAKE("A1) n=10;; A2) n=20;; A3) n=60;; B1) n=40;; B2) n=15;; B3) n=90;;")));
 	assert_status(&r, 0);
 	assert_segs_row(r.out, (const double[]){ 20, 10, 60, 40, 15, 90, 1.5, 0.75, 4 });
@@ -428,7 +415,7 @@ Test(ab, table_has_medians_extremes_and_pair_ratios)
 Test(ab, rows_are_the_times_and_the_figures_that_are_not_all_zero)
 {
 	struct it_run r;
-	socktune(&r, NULL, IT_LIST("ab", "-n", "2", "-w", "0", "--", "sh", "-c",
+	it_socktune(&r, NULL, IT_LIST("ab", "-n", "2", "-w", "0", "--", "sh", "-c",
 				   SEGS_FAKE("A1) n=0;; A2) n=5;; B1) n=0;; B2) n=0;;")));
 	assert_status(&r, 0);
 	struct md t;
@@ -447,7 +434,7 @@ Test(ab, rows_are_the_times_and_the_figures_that_are_not_all_zero)
 Test(ab, wall_time_waits_for_every_process_of_the_group)
 {
 	struct it_run r;
-	socktune(&r, NULL, IT_LIST("ab", "-n", "1", "-w", "0", "--", "sh", "-c", "sleep 0.5 & exit 0"));
+	it_socktune(&r, NULL, IT_LIST("ab", "-n", "1", "-w", "0", "--", "sh", "-c", "sleep 0.5 & exit 0"));
 	assert_status(&r, 0);
 	struct md t;
 	md_parse(&t, r.out);
@@ -464,7 +451,7 @@ Test(ab, wall_time_waits_for_every_process_of_the_group)
 Test(ab, user_time_counts_the_processes_the_command_left_behind)
 {
 	struct it_run r;
-	socktune(&r, NULL, IT_LIST("ab", "-n", "1", "-w", "0", "--", "sh", "-c",
+	it_socktune(&r, NULL, IT_LIST("ab", "-n", "1", "-w", "0", "--", "sh", "-c",
 				   "(i=0; while [ $i -lt 150000 ]; do i=$((i+1)); done) & exit 0"));
 	assert_status(&r, 0);
 	struct md t;
@@ -483,7 +470,7 @@ Test(ab, user_time_counts_the_processes_the_command_left_behind)
 Test(ab, a_failed_run_is_reported_and_left_out)
 {
 	struct it_run r;
-	socktune(&r, NULL,
+	it_socktune(&r, NULL,
 		 IT_LIST("ab", "-n", "3", "-w", "0", "--", "sh", "-c",
 			 SEGS_FAKE("A1) n=10;; A2) n=20;; A3) n=60;; B1) n=40;; B2) n=100000;; B3) n=90;;")
 			 "[ \"$SOCKTUNE_ARM$SOCKTUNE_RUN\" = B2 ] && exit 3; exit 0"));
@@ -497,7 +484,7 @@ Test(ab, a_failed_run_is_reported_and_left_out)
 Test(ab, a_killed_run_is_reported_with_its_signal)
 {
 	struct it_run r;
-	socktune(&r, NULL,
+	it_socktune(&r, NULL,
 		 IT_LIST("ab", "-n", "3", "-w", "0", "--", "sh", "-c",
 			 SEGS_FAKE("A1) n=10;; A2) n=100000;; A3) n=60;; B1) n=40;; B2) n=15;; B3) n=90;;")
 			 "[ \"$SOCKTUNE_ARM$SOCKTUNE_RUN\" = A2 ] && kill -9 $$; exit 0"));
@@ -514,7 +501,7 @@ Test(ab, csv_has_one_record_per_measured_run_failed_ones_included)
 {
 	char *path = it_path("ab.csv");
 	struct it_run r;
-	socktune(&r, NULL,
+	it_socktune(&r, NULL,
 		 IT_LIST("ab", "-n", "2", "-w", "1", "--csv", path, "--", "sh", "-c",
 			 SEGS_FAKE("A1) n=10;; B1) n=40;; A2) n=7;; B2) n=8;;")
 			 "case \"$SOCKTUNE_ARM$SOCKTUNE_RUN\" in A2) kill -9 $$;; B2) exit 3;; esac; exit 0"));
@@ -697,7 +684,7 @@ Test(ab, plot_without_gnuplot_exits_2_before_running)
 	cr_assert_eq(mkdir(bin, 0700), 0);
 	cr_assert_geq(asprintf(&path, "PATH=%s", bin), 0);
 	struct it_run r;
-	socktune(&r, IT_LIST(path), IT_LIST("ab", "-n", "1", "-w", "0", "--plot", png, "--", "/bin/sh", "-c",
+	it_socktune(&r, IT_LIST(path), IT_LIST("ab", "-n", "1", "-w", "0", "--plot", png, "--", "/bin/sh", "-c",
 					   ": > \"$1\"", "sh", marker));
 	assert_status(&r, 2);
 	cr_assert_not_null(strstr(r.err, "gnuplot"), "stderr:\n%s", r.err);
@@ -718,7 +705,7 @@ Test(ab, plot_without_gnuplot_message_is_the_specified_line)
 	cr_assert_eq(mkdir(bin, 0700), 0);
 	cr_assert_geq(asprintf(&path, "PATH=%s", bin), 0);
 	struct it_run r;
-	socktune(&r, IT_LIST(path), IT_LIST("ab", "--plot", png, "--", "/bin/true"));
+	it_socktune(&r, IT_LIST(path), IT_LIST("ab", "--plot", png, "--", "/bin/true"));
 	assert_status(&r, 2);
 	cr_assert_str_eq(r.err, "socktune ab: --plot needs gnuplot, which is not installed "
 				"(Debian: apt-get install gnuplot-nox; Fedora: dnf install gnuplot)\n");
@@ -734,7 +721,7 @@ Test(ab, plot_with_gnuplot_writes_a_png)
 		cr_skip_test("gnuplot is not installed");
 	char *png = it_path("out.png");
 	struct it_run r;
-	socktune(&r, NULL, IT_LIST("ab", "-n", "2", "-w", "0", "--plot", png, "--", "true"));
+	it_socktune(&r, NULL, IT_LIST("ab", "-n", "2", "-w", "0", "--plot", png, "--", "true"));
 	assert_status(&r, 0);
 	char *data = it_read_file(png);
 	cr_assert_eq(memcmp(data, "\x89PNG\r\n\x1a\n", 8), 0, "%s is not a PNG", png);
@@ -768,7 +755,7 @@ Test(ab, usage_errors_exit_2_before_running)
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct it_run r;
-		socktune(&r, NULL, cases[i]);
+		it_socktune(&r, NULL, cases[i]);
 		cr_assert_eq(r.status, 2, "case %zu (%s %s %s): exit %d\n--- stdout:\n%s--- stderr:\n%s", i,
 			     cases[i][0], cases[i][1], cases[i][2], r.status, r.out, r.err);
 		cr_assert_str_not_empty(r.err, "case %zu gave no message", i);
@@ -790,7 +777,7 @@ Test(ab, option_errors_name_the_key_or_value)
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct it_run r;
-		socktune(&r, NULL, IT_LIST(cases[i].sub, "-o", cases[i].opt, "--", "true"));
+		it_socktune(&r, NULL, IT_LIST(cases[i].sub, "-o", cases[i].opt, "--", "true"));
 		cr_assert_eq(r.status, 2, "%s -o %s: exit %d\n%s", cases[i].sub, cases[i].opt, r.status, r.err);
 		cr_assert_not_null(strstr(r.err, cases[i].named), "%s -o %s: the message does not name %s:\n%s",
 				   cases[i].sub, cases[i].opt, cases[i].named, r.err);
@@ -804,7 +791,7 @@ Test(ab, missing_command_exits_127_with_one_message)
 	static const char *const names[] = { "socktune-no-such-program", "/nonexistent/program" };
 	for (size_t i = 0; i < 2; i++) {
 		struct it_run r;
-		socktune(&r, NULL, IT_LIST("ab", "-n", "3", "-w", "1", "--", names[i]));
+		it_socktune(&r, NULL, IT_LIST("ab", "-n", "3", "-w", "1", "--", names[i]));
 		assert_status(&r, 127);
 		cr_assert_eq(it_count_lines(r.err, names[i]), 1, "want one message naming %s:\n%s", names[i], r.err);
 		cr_assert_eq(it_count(r.err, "\n"), 1, "want one line on stderr:\n%s", r.err);
@@ -817,7 +804,7 @@ Test(ab, unexecutable_command_exits_126_with_one_message)
 	char *path = it_write_file("not-executable", "#!/bin/sh\nexit 0\n");
 	cr_assert_eq(chmod(path, 0644), 0);
 	struct it_run r;
-	socktune(&r, NULL, IT_LIST("ab", "-n", "3", "-w", "1", "--", path));
+	it_socktune(&r, NULL, IT_LIST("ab", "-n", "3", "-w", "1", "--", path));
 	assert_status(&r, 126);
 	cr_assert_eq(it_count_lines(r.err, path), 1, "want one message naming %s:\n%s", path, r.err);
 	it_run_free(&r);
@@ -829,7 +816,7 @@ Test(ab, unexecutable_command_exits_126_with_one_message)
 Test(ab, no_progress_when_stderr_is_not_a_tty)
 {
 	struct it_run r;
-	socktune(&r, NULL, IT_LIST("ab", "-n", "2", "-w", "1", "--", "sh", "-c", "sleep 0.1"));
+	it_socktune(&r, NULL, IT_LIST("ab", "-n", "2", "-w", "1", "--", "sh", "-c", "sleep 0.1"));
 	assert_status(&r, 0);
 	cr_assert_str_empty(r.err, "stderr is a file, yet:\n%s", r.err);
 	cr_assert_str_not_empty(r.out, "no table");
@@ -906,7 +893,7 @@ Test(sweep, runs_default_then_each_value_in_every_round)
 {
 	char *log = it_path("order.log");
 	struct it_run r;
-	socktune(&r, NULL, IT_LIST("sweep", "-o", "sndbuf=64K,128K", "-n", "2", "-w", "1", "--", "sh", "-c",
+	it_socktune(&r, NULL, IT_LIST("sweep", "-o", "sndbuf=64K,128K", "-n", "2", "-w", "1", "--", "sh", "-c",
 				   "echo \"$SOCKTUNE_ARM $SOCKTUNE_RUN $SOCKTUNE\" >> \"$1\"", "sh", log));
 	assert_status(&r, 0);
 	char *got = it_read_file(log);
@@ -923,7 +910,7 @@ Test(sweep, grid_varies_the_first_option_slowest)
 {
 	char *log = it_path("grid.log");
 	struct it_run r;
-	socktune(&r, NULL,
+	it_socktune(&r, NULL,
 		 IT_LIST("sweep", "-o", "sndbuf=64K,128K", "-o", "cork=auto,off", "-n", "1", "-w", "0", "--", "sh",
 			 "-c",
 			 "[ \"$SOCKTUNE\" = on ] || { echo \"$SOCKTUNE_ARM\" >> \"$1\"; exit 0; }; "
@@ -946,7 +933,7 @@ Test(sweep, grid_varies_the_first_option_slowest)
 Test(sweep, best_arm_is_the_lowest_median_of_by)
 {
 	struct it_run r;
-	socktune(&r, NULL,
+	it_socktune(&r, NULL,
 		 IT_LIST("sweep", "-o", "sndbuf=64K,128K,256K", "-n", "3", "-w", "0", "--by", "tcp_segments", "--",
 			 "sh", "-c",
 			 "case \"$SOCKTUNE_ARM $SOCKTUNE_RUN\" in "
@@ -983,7 +970,7 @@ Test(sweep, best_arm_is_the_lowest_median_of_by)
 Test(sweep, table_columns_are_the_specified_ones)
 {
 	struct it_run r;
-	socktune(&r, NULL, IT_LIST("sweep", "-o", "sndbuf=64K,128K", "-o", "cork=auto,off", "-n", "1", "-w", "0",
+	it_socktune(&r, NULL, IT_LIST("sweep", "-o", "sndbuf=64K,128K", "-o", "cork=auto,off", "-n", "1", "-w", "0",
 				   "--", "true"));
 	assert_status(&r, 0);
 	struct md t;
@@ -1002,7 +989,7 @@ Test(sweep, table_columns_are_the_specified_ones)
 Test(sweep, best_arm_is_the_fastest_by_default)
 {
 	struct it_run r;
-	socktune(&r, NULL, IT_LIST("sweep", "-o", "sndbuf=64K,128K", "-n", "1", "-w", "0", "--", "sh", "-c",
+	it_socktune(&r, NULL, IT_LIST("sweep", "-o", "sndbuf=64K,128K", "-n", "1", "-w", "0", "--", "sh", "-c",
 				   "[ \"$SOCKTUNE_ARM\" = sndbuf=128K ] || sleep 0.3"));
 	assert_status(&r, 0);
 	const char *line = strstr(r.out, "\nbest: ");
@@ -1018,7 +1005,7 @@ Test(sweep, csv_has_the_swept_key_columns)
 {
 	char *path = it_path("sweep.csv");
 	struct it_run r;
-	socktune(&r, NULL,
+	it_socktune(&r, NULL,
 		 IT_LIST("sweep", "-o", "sndbuf=64K,128K", "-o", "cork=auto,off", "-n", "1", "-w", "1", "--csv", path,
 			 "--", "sh", "-c",
 			 "case \"$SOCKTUNE_ARM\" in default) n=1;; sndbuf=64K,cork=auto) n=2;; "
@@ -1059,7 +1046,7 @@ Test(sweep, csv_has_the_swept_key_columns)
 Test(sweep, a_failed_run_is_reported_with_its_arm)
 {
 	struct it_run r;
-	socktune(&r, NULL, IT_LIST("sweep", "-o", "sndbuf=64K,128K", "-n", "2", "-w", "0", "--", "sh", "-c",
+	it_socktune(&r, NULL, IT_LIST("sweep", "-o", "sndbuf=64K,128K", "-n", "2", "-w", "0", "--", "sh", "-c",
 				   "[ \"$SOCKTUNE_ARM $SOCKTUNE_RUN\" = 'sndbuf=128K 2' ] && exit 4; exit 0"));
 	assert_status(&r, 1);
 	cr_assert_not_null(strstr(r.out, "sndbuf=128K run 2: exit status 4, left out"), "not reported:\n%s", r.out);

@@ -14,24 +14,10 @@
 
 #define MiB (1024L * 1024L)
 
-/* Runs socktune with ARGS; the program after "--" is whatever the test names. */
-static int socktune(struct it_run *r, const char *const env[], const char *const args[])
-{
-	cr_assert_eq(access(it_bin(), X_OK), 0, "the command %s is missing", it_bin());
-	cr_assert_eq(access(it_lib(), R_OK), 0, "the library %s is missing", it_lib());
-	const char *argv[32] = { it_bin() };
-	size_t n = 1;
-	for (size_t i = 0; args[i]; i++) {
-		cr_assert_lt(n, 31, "too many arguments");
-		argv[n++] = args[i];
-	}
-	return it_run(r, argv, env, 0);
-}
-
 Test(cli, option_sndbuf_tunes_the_program)
 {
 	struct it_run r;
-	socktune(&r, NULL, IT_LIST("-o", "sndbuf=1M", "--", it_target("probe"), "--family", "inet"));
+	it_socktune(&r, NULL, IT_LIST("-o", "sndbuf=1M", "--", it_target("probe"), "--family", "inet"));
 	it_assert_ran(&r);
 	it_assert_field(&r, "client ", "sndbuf", it_expected_sndbuf(MiB));
 	it_assert_field(&r, "server ", "sndbuf", it_expected_sndbuf(MiB));
@@ -41,7 +27,7 @@ Test(cli, option_sndbuf_tunes_the_program)
 Test(cli, command_without_options_applies_the_defaults)
 {
 	struct it_run r;
-	socktune(&r, NULL, IT_LIST(it_target("probe"), "--family", "unix"));
+	it_socktune(&r, NULL, IT_LIST(it_target("probe"), "--family", "unix"));
 	it_assert_ran(&r);
 	it_assert_field(&r, "client ", "sndbuf", it_expected_sndbuf(2 * MiB));
 	it_run_free(&r);
@@ -50,7 +36,7 @@ Test(cli, command_without_options_applies_the_defaults)
 Test(cli, options_rcvbuf_nodelay_and_force)
 {
 	struct it_run r;
-	socktune(&r, NULL,
+	it_socktune(&r, NULL,
 		 IT_LIST("-o", "sndbuf=1M", "-o", "rcvbuf=512K", "-o", "nodelay=on", "-o", "force=on", "--",
 			 it_target("probe"), "--family", "inet", "--user-sndbuf", "65536"));
 	it_assert_ran(&r);
@@ -70,7 +56,7 @@ static const char *ld_preload_of(const struct it_run *r)
 Test(cli, prepends_the_library_to_an_existing_ld_preload)
 {
 	struct it_run r;
-	socktune(&r, IT_LIST("LD_PRELOAD=/nonexistent/old-preload.so"),
+	it_socktune(&r, IT_LIST("LD_PRELOAD=/nonexistent/old-preload.so"),
 		 IT_LIST("--", it_target("probe"), "--print-env", "LD_PRELOAD"));
 	it_assert_ran(&r);
 	const char *v = ld_preload_of(&r);
@@ -93,7 +79,7 @@ Test(cli, prepends_the_library_to_an_existing_ld_preload)
 Test(cli, sets_ld_preload_to_the_library_alone)
 {
 	struct it_run r;
-	socktune(&r, NULL, IT_LIST("--", it_target("probe"), "--print-env", "LD_PRELOAD"));
+	it_socktune(&r, NULL, IT_LIST("--", it_target("probe"), "--print-env", "LD_PRELOAD"));
 	it_assert_ran(&r);
 	const char *v = ld_preload_of(&r);
 	size_t len = strcspn(v, "\n");
@@ -107,11 +93,11 @@ Test(cli, off_flag_leaves_the_program_alone)
 	struct it_run base, r;
 	it_probe(&base, 0, NULL, IT_EMPTY);
 	it_assert_ran(&base);
-	socktune(&r, NULL, IT_LIST("--off", "--", it_target("probe")));
+	it_socktune(&r, NULL, IT_LIST("--off", "--", it_target("probe")));
 	it_assert_ran(&r);
 	it_assert_untouched(&r, &base, "client ", "sndbuf");
 	it_run_free(&r);
-	socktune(&r, NULL, IT_LIST("-o", "mode=off", "--", it_target("probe")));
+	it_socktune(&r, NULL, IT_LIST("-o", "mode=off", "--", it_target("probe")));
 	it_assert_ran(&r);
 	it_assert_untouched(&r, &base, "client ", "sndbuf");
 	it_run_free(&r);
@@ -122,7 +108,7 @@ Test(cli, observe_and_stats_flags_write_an_observe_record)
 {
 	char *dest = it_path("cli.%p.json");
 	struct it_run r;
-	socktune(&r, NULL, IT_LIST("--observe", "--stats", dest, "--", it_target("probe")));
+	it_socktune(&r, NULL, IT_LIST("--observe", "--stats", dest, "--", it_target("probe")));
 	it_assert_ran(&r);
 	char *path, *why;
 	cr_assert_geq(asprintf(&path, "%s/cli.%ld.json", it_tmpdir(), it_field(r.out, "pid", "pid")), 0);
@@ -139,7 +125,7 @@ Test(cli, observe_and_stats_flags_write_an_observe_record)
 Test(cli, log_flag_sets_the_level)
 {
 	struct it_run r;
-	socktune(&r, NULL, IT_LIST("--log", "debug", "--", it_target("probe")));
+	it_socktune(&r, NULL, IT_LIST("--log", "debug", "--", it_target("probe")));
 	it_assert_ran(&r);
 	cr_assert_not_null(strstr(r.err, "]: debug: "), "no debug line:\n%s", r.err);
 	it_run_free(&r);
@@ -149,7 +135,7 @@ Test(cli, config_flag_reads_the_file)
 {
 	char *conf = it_write_file("cli.conf", "rules = ( { family = \"inet\"; sndbuf = \"1M\"; } );\n");
 	struct it_run r;
-	socktune(&r, NULL, IT_LIST("-c", conf, "--", it_target("probe"), "--family", "inet"));
+	it_socktune(&r, NULL, IT_LIST("-c", conf, "--", it_target("probe"), "--family", "inet"));
 	it_assert_ran(&r);
 	it_assert_field(&r, "client ", "sndbuf", it_expected_sndbuf(MiB));
 	it_run_free(&r);
@@ -160,7 +146,7 @@ Test(cli, bad_option_value_exits_2_before_running)
 {
 	struct it_run r;
 	char *marker = it_path("ran");
-	socktune(&r, NULL, IT_LIST("-o", "sndbuf=bogus", "--", "touch", marker));
+	it_socktune(&r, NULL, IT_LIST("-o", "sndbuf=bogus", "--", "touch", marker));
 	cr_assert_eq(r.status, 2, "exit %d, stderr:\n%s", r.status, r.err);
 	cr_assert_not_null(strstr(r.err, "sndbuf"), "message does not name the key:\n%s", r.err);
 	struct stat st;
@@ -181,7 +167,7 @@ Test(cli, usage_errors_exit_2)
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct it_run r;
-		socktune(&r, NULL, cases[i]);
+		it_socktune(&r, NULL, cases[i]);
 		cr_assert_eq(r.status, 2, "case %zu (%s %s): exit %d, stderr:\n%s", i, cases[i][0], cases[i][1],
 			     r.status, r.err);
 		cr_assert_str_not_empty(r.err, "case %zu gave no message", i);
@@ -192,10 +178,10 @@ Test(cli, usage_errors_exit_2)
 Test(cli, exit_status_is_the_programs)
 {
 	struct it_run r;
-	socktune(&r, NULL, IT_LIST("--", "sh", "-c", "exit 7"));
+	it_socktune(&r, NULL, IT_LIST("--", "sh", "-c", "exit 7"));
 	cr_assert_eq(r.status, 7, "exit %d, stderr:\n%s", r.status, r.err);
 	it_run_free(&r);
-	socktune(&r, NULL, IT_LIST("true"));
+	it_socktune(&r, NULL, IT_LIST("true"));
 	cr_assert_eq(r.status, 0, "exit %d, stderr:\n%s", r.status, r.err);
 	it_run_free(&r);
 }
@@ -203,10 +189,10 @@ Test(cli, exit_status_is_the_programs)
 Test(cli, missing_program_exits_127)
 {
 	struct it_run r;
-	socktune(&r, NULL, IT_LIST("--", "socktune-no-such-program"));
+	it_socktune(&r, NULL, IT_LIST("--", "socktune-no-such-program"));
 	cr_assert_eq(r.status, 127, "exit %d, stderr:\n%s", r.status, r.err);
 	it_run_free(&r);
-	socktune(&r, NULL, IT_LIST("--", "/nonexistent/program"));
+	it_socktune(&r, NULL, IT_LIST("--", "/nonexistent/program"));
 	cr_assert_eq(r.status, 127, "exit %d, stderr:\n%s", r.status, r.err);
 	it_run_free(&r);
 }
@@ -216,7 +202,7 @@ Test(cli, unexecutable_program_exits_126)
 	char *path = it_write_file("not-executable", "#!/bin/sh\nexit 0\n");
 	cr_assert_eq(chmod(path, 0644), 0);
 	struct it_run r;
-	socktune(&r, NULL, IT_LIST("--", path));
+	it_socktune(&r, NULL, IT_LIST("--", path));
 	cr_assert_eq(r.status, 126, "exit %d, stderr:\n%s", r.status, r.err);
 	it_run_free(&r);
 	free(path);
@@ -226,7 +212,7 @@ Test(cli, check_accepts_a_good_file_and_shows_its_rules)
 {
 	char *conf = it_write_file("good.conf", "rules = ( { name = \"nbd-fast\"; family = \"unix\"; sndbuf = \"2M\"; } );\n");
 	struct it_run r;
-	socktune(&r, NULL, IT_LIST("check", "-c", conf));
+	it_socktune(&r, NULL, IT_LIST("check", "-c", conf));
 	cr_assert_eq(r.status, 0, "exit %d\n--- stdout:\n%s--- stderr:\n%s", r.status, r.out, r.err);
 	cr_assert_not_null(strstr(r.out, "nbd-fast"), "the rule is not shown:\n%s", r.out);
 	cr_assert_not_null(strstr(r.out, "wmem_max"), "kernel limits are not shown:\n%s", r.out);
@@ -238,13 +224,13 @@ Test(cli, check_rejects_a_bad_file)
 {
 	char *conf = it_write_file("bad.conf", "defaults = { sndbuf = \"lots\"; };\n");
 	struct it_run r;
-	socktune(&r, NULL, IT_LIST("check", "-c", conf));
+	it_socktune(&r, NULL, IT_LIST("check", "-c", conf));
 	cr_assert_eq(r.status, 1, "exit %d\n--- stdout:\n%s--- stderr:\n%s", r.status, r.out, r.err);
 	cr_assert(strstr(r.err, conf) || strstr(r.out, conf), "the file is not named:\n%s%s", r.out, r.err);
 	it_run_free(&r);
 	free(conf);
 	conf = it_write_file("syntax.conf", "defaults = { sndbuf = ;\n");
-	socktune(&r, NULL, IT_LIST("check", "-c", conf));
+	it_socktune(&r, NULL, IT_LIST("check", "-c", conf));
 	cr_assert_eq(r.status, 1, "syntax error: exit %d\n%s%s", r.status, r.out, r.err);
 	it_run_free(&r);
 	free(conf);
@@ -253,7 +239,7 @@ Test(cli, check_rejects_a_bad_file)
 Test(cli, help_exits_0_and_mentions_every_option)
 {
 	struct it_run r;
-	socktune(&r, NULL, IT_LIST("--help"));
+	it_socktune(&r, NULL, IT_LIST("--help"));
 	cr_assert_eq(r.status, 0, "exit %d\n%s", r.status, r.err);
 	static const char *const words[] = { "-c", "-o", "--off", "--observe", "--stats", "--log", "--help",
 					     "--version", "check", "sndbuf", "rcvbuf", "nodelay", "force",
@@ -266,7 +252,7 @@ Test(cli, help_exits_0_and_mentions_every_option)
 Test(cli, version_prints_the_version)
 {
 	struct it_run r;
-	socktune(&r, NULL, IT_LIST("--version"));
+	it_socktune(&r, NULL, IT_LIST("--version"));
 	cr_assert_eq(r.status, 0, "exit %d\n%s", r.status, r.err);
 	cr_assert_not_null(strstr(r.out, "0.1.0"), "--version printed: %s", r.out);
 	it_run_free(&r);

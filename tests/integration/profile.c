@@ -44,19 +44,6 @@ static char *env_of(const char *name, const char *value)
 	return e;
 }
 
-/* Runs socktune with ARGS and ENV. */
-static int socktune(struct it_run *r, const char *const env[], const char *const args[])
-{
-	cr_assert_eq(access(it_bin(), X_OK), 0, "the command %s is missing", it_bin());
-	const char *argv[32] = { it_bin() };
-	size_t n = 1;
-	for (size_t i = 0; args[i]; i++) {
-		cr_assert_lt(n, 31, "too many arguments");
-		argv[n++] = args[i];
-	}
-	return it_run(r, argv, env, 0);
-}
-
 static void assert_unix_sndbuf(struct it_run *r, long bytes)
 {
 	it_assert_ran(r);
@@ -78,7 +65,7 @@ Test(profile, option_p_and_profile_name_one)
 					       { "-o", "profile=small" } };
 	for (size_t i = 0; i < sizeof(ways) / sizeof(ways[0]); i++) {
 		struct it_run r;
-		socktune(&r, IT_LIST(test_profiles()),
+		it_socktune(&r, IT_LIST(test_profiles()),
 			 IT_LIST(ways[i][0], ways[i][1], "--", it_target("probe"), "--family", "unix"));
 		assert_unix_sndbuf(&r, 64 * KiB);
 		it_run_free(&r);
@@ -135,14 +122,14 @@ Test(profile, the_variable_wins_over_a_files_profile)
 Test(profile, check_names_it_and_where_it_was_named)
 {
 	struct it_run r;
-	socktune(&r, IT_LIST(test_profiles(), "SOCKTUNE_PROFILE=small"), IT_LIST("check"));
+	it_socktune(&r, IT_LIST(test_profiles(), "SOCKTUNE_PROFILE=small"), IT_LIST("check"));
 	it_assert_ran(&r);
 	cr_assert(strstr(r.out, "\nprofile: small (from SOCKTUNE_PROFILE)\n"), "%s", r.out);
 	cr_assert(strstr(r.out, "/profiles/small.conf\n"), "not among the files read:\n%s", r.out);
 	it_run_free(&r);
 
 	char *conf = it_write_file("names.conf", "\nprofile = \"other\";\n");
-	socktune(&r, IT_LIST(test_profiles()), IT_LIST("check", "-c", conf));
+	it_socktune(&r, IT_LIST(test_profiles()), IT_LIST("check", "-c", conf));
 	it_assert_ran(&r);
 	char want[4200];
 	snprintf(want, sizeof(want), "\nprofile: other (from %s:2)\n", conf);
@@ -193,7 +180,7 @@ Test(profile, the_command_stops_at_a_bad_name_with_one_message)
 {
 	struct it_run r;
 	char *marker = it_path("ran");
-	socktune(&r, IT_LIST(test_profiles()), IT_LIST("-p", "nosuch", "--", "touch", marker));
+	it_socktune(&r, IT_LIST(test_profiles()), IT_LIST("-p", "nosuch", "--", "touch", marker));
 	cr_assert_eq(r.status, 2, "%s", r.err);
 	cr_assert_eq(it_count_lines(r.err, "socktune"), 1, "%s", r.err);
 	cr_assert(strstr(r.err, "socktune: -p: no profile \"nosuch\" in "), "%s", r.err);
@@ -212,7 +199,7 @@ Test(profile, the_shipped_profiles_load_clean)
 		struct it_run r;
 		char *name = env_of("SOCKTUNE_PROFILE", shipped[i]);
 		char want[128];
-		socktune(&r, IT_LIST(name), IT_LIST("check"));
+		it_socktune(&r, IT_LIST(name), IT_LIST("check"));
 		it_assert_ran(&r);
 		snprintf(want, sizeof(want), "\nprofile: %s (from SOCKTUNE_PROFILE)\n", shipped[i]);
 		cr_assert(strstr(r.out, want), "want %s in\n%s%s", want, r.out, r.err);
@@ -224,12 +211,12 @@ Test(profile, the_shipped_profiles_load_clean)
 Test(profile, bulk_unix_sets_4m_on_unix_stream_and_leaves_tcp_alone)
 {
 	struct it_run r, base;
-	socktune(&r, NULL, IT_LIST("-p", "bulk-unix", "--", it_target("probe"), "--family", "unix"));
+	it_socktune(&r, NULL, IT_LIST("-p", "bulk-unix", "--", it_target("probe"), "--family", "unix"));
 	assert_unix_sndbuf(&r, 4 * MiB);
 	it_run_free(&r);
 	it_probe(&base, 0, NULL, IT_LIST("--family", "inet"));
 	it_assert_ran(&base);
-	socktune(&r, NULL, IT_LIST("-p", "bulk-unix", "--", it_target("probe"), "--family", "inet"));
+	it_socktune(&r, NULL, IT_LIST("-p", "bulk-unix", "--", it_target("probe"), "--family", "inet"));
 	it_assert_ran(&r);
 	it_assert_untouched(&r, &base, "client ", "sndbuf");
 	it_run_free(&r);
@@ -239,7 +226,7 @@ Test(profile, bulk_unix_sets_4m_on_unix_stream_and_leaves_tcp_alone)
 Test(profile, help_lists_p_and_the_profiles)
 {
 	struct it_run r;
-	socktune(&r, NULL, IT_LIST("--help"));
+	it_socktune(&r, NULL, IT_LIST("--help"));
 	it_assert_ran(&r);
 	cr_assert(strstr(r.out, "  -p, --profile NAME "), "%s", r.out);
 	cr_assert(strstr(r.out, "bulk-unix, latency, tls-small-writes\n"), "%s", r.out);
@@ -250,11 +237,11 @@ Test(profile, help_lists_p_and_the_profiles)
 Test(profile, check_takes_p_as_a_run_does)
 {
 	struct it_run r;
-	socktune(&r, IT_LIST(test_profiles()), IT_LIST("check", "-p", "small"));
+	it_socktune(&r, IT_LIST(test_profiles()), IT_LIST("check", "-p", "small"));
 	it_assert_ran(&r);
 	cr_assert(strstr(r.out, "\nprofile: small (from SOCKTUNE_PROFILE)\n"), "%s", r.out);
 	it_run_free(&r);
-	socktune(&r, IT_LIST(test_profiles()), IT_LIST("check", "-p", "nosuch"));
+	it_socktune(&r, IT_LIST(test_profiles()), IT_LIST("check", "-p", "nosuch"));
 	cr_assert_eq(r.status, 2, "%s", r.err);
 	cr_assert_eq(it_count_lines(r.err, "socktune"), 1, "%s", r.err);
 	cr_assert(strstr(r.err, "the profiles there: mixed, other, small\n"), "%s", r.err);

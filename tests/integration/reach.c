@@ -30,18 +30,6 @@ static const char *variant(const char *name, const char *needs)
 	return path;
 }
 
-static int socktune(struct it_run *r, const char *const args[])
-{
-	cr_assert_eq(access(it_bin(), X_OK), 0, "the command %s is missing", it_bin());
-	const char *argv[16] = { it_bin() };
-	size_t n = 1;
-	for (size_t i = 0; args[i]; i++) {
-		cr_assert_lt(n, 15, "too many arguments");
-		argv[n++] = args[i];
-	}
-	return it_run(r, argv, NULL, 0);
-}
-
 /* Runs PROG WORD 7 without socktune and under `socktune --`, asserts that it ran the
  * same way both times (its output and its status), and that socktune said `verdict`
  * and each of the `reasons` about it on stderr. */
@@ -52,7 +40,7 @@ static void assert_named_and_ran(const char *prog, const char *verdict,
 	it_run(&base, IT_LIST(prog, "word", "7"), NULL, 0);
 	cr_assert_eq(base.status, 7, "%s without socktune: exit %d\n%s%s", prog, base.status,
 		     base.out, base.err);
-	socktune(&r, IT_LIST("--", prog, "word", "7"));
+	it_socktune(&r, NULL, IT_LIST("--", prog, "word", "7"));
 	cr_assert_eq(r.status, 7, "under socktune: exit %d, not the program's 7\n--- stdout:\n%s"
 		     "--- stderr:\n%s", r.status, r.out, r.err);
 	cr_assert_str_eq(r.out, base.out, "the program's output changed under socktune\n"
@@ -71,7 +59,7 @@ static void assert_named_and_ran(const char *prog, const char *verdict,
 /* `socktune check PROG`: its exit status, and its output in r. */
 static void check(struct it_run *r, const char *prog, int want)
 {
-	socktune(r, IT_LIST("check", prog));
+	it_socktune(r, NULL, IT_LIST("check", prog));
 	cr_assert_eq(r->status, want, "check %s: exit %d, want %d\n--- stdout:\n%s--- stderr:\n%s",
 		     prog, r->status, want, r->out, r->err);
 }
@@ -81,7 +69,7 @@ Test(reach, a_dynamic_program_gets_no_message)
 	struct it_run base, r;
 	const char *prog = it_target("reachme");
 	it_run(&base, IT_LIST(prog, "word", "7"), NULL, 0);
-	socktune(&r, IT_LIST("--", prog, "word", "7"));
+	it_socktune(&r, NULL, IT_LIST("--", prog, "word", "7"));
 	cr_assert_eq(r.status, 7, "exit %d\n%s%s", r.status, r.out, r.err);
 	cr_assert_str_eq(r.out, base.out);
 	cr_assert_str_empty(r.err, "socktune said something about a program it reaches:\n%s", r.err);
@@ -131,7 +119,7 @@ Test(reach, a_script_is_judged_by_its_interpreter)
 	cr_assert_eq(chmod(script, 0755), 0);
 	struct it_run base, r;
 	it_run(&base, IT_LIST(script), NULL, 0);
-	socktune(&r, IT_LIST("--", script));
+	it_socktune(&r, NULL, IT_LIST("--", script));
 	cr_assert_eq(r.status, base.status, "exit %d, not %d\n%s", r.status, base.status, r.err);
 	cr_assert_str_eq(r.out, base.out);
 	cr_assert_not_null(strstr(r.err, "not reached: statically linked"), "%s", r.err);
@@ -198,7 +186,7 @@ Test(reach, a_setuid_program_of_ones_own_id_is_reached)
 {
 	char *prog = owned_copy(0, 0, 04755);
 	struct it_run r;
-	socktune(&r, IT_LIST("--", prog, "word", "7"));
+	it_socktune(&r, NULL, IT_LIST("--", prog, "word", "7"));
 	cr_assert_eq(r.status, 7, "exit %d\n%s%s", r.status, r.out, r.err);
 	cr_assert_str_empty(r.err, "%s", r.err);
 	it_run_free(&r);
@@ -229,7 +217,7 @@ Test(reach, another_elf_class_is_named_and_still_runs)
 {
 	const char *prog = variant("m32", "gcc -m32 (gcc-multilib) and a kernel that runs it");
 	struct it_run r;
-	socktune(&r, IT_LIST("check", prog));
+	it_socktune(&r, NULL, IT_LIST("check", prog));
 	bool by_lib = strstr(r.out, "$LIB") != NULL;
 	it_run_free(&r);
 	if (by_lib)

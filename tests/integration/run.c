@@ -3,6 +3,7 @@
  * the library must only ever be loaded into the programs under test. */
 #include "run.h"
 
+#include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -318,6 +319,19 @@ int it_run(struct it_run *r, const char *const argv[], const char *const env[], 
 		free(e.v[i]);
 	free(e.v);
 	return r->status;
+}
+
+int it_socktune(struct it_run *r, const char *const env[], const char *const args[])
+{
+	cr_assert_eq(access(it_bin(), X_OK), 0, "the command %s is missing", it_bin());
+	cr_assert_eq(access(it_lib(), R_OK), 0, "the library %s is missing", it_lib());
+	const char *argv[64] = { it_bin() };
+	size_t n = 1;
+	for (size_t i = 0; args[i]; i++) {
+		cr_assert_lt(n, 63, "too many arguments");
+		argv[n++] = args[i];
+	}
+	return it_run(r, argv, env, 0);
 }
 
 int it_probe(struct it_run *r, unsigned flags, const char *const env[], const char *const args[])

@@ -58,6 +58,10 @@ pid_t it_spawn(const char *const argv[], const char *const env[], const char *ou
 	       const char *err_path);
 void it_run_free(struct it_run *r);
 
+/* Runs the socktune command (it_bin()) with ARGS (NULL-terminated) and ENV, as it_run
+ * does; fails the test when the command or the library is missing. */
+int it_socktune(struct it_run *r, const char *const env[], const char *const args[]);
+
 /* Runs the probe target with ARGS (NULL-terminated) after it_target("probe"). */
 int it_probe(struct it_run *r, unsigned flags, const char *const env[], const char *const args[]);
 
